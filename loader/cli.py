@@ -1,0 +1,175 @@
+"""The `loader` command line: every command takes --dsn (LOADER_DSN) and applies the schema on first use."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from . import __version__
+from .pipeline import Result, Settings, load_stream
+from .sources import expand, open_source
+from .units import DEFAULT_MAX_UNIT
+from .warehouse import DEFAULT_DSN, Warehouse, WarehouseError, redact_dsn, schema_files, statements
+
+app = typer.Typer(help="Kubernetes audit logs into ClickHouse: load, hunt, detect.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
+schema_app = typer.Typer(help="The warehouse schema (schema/*.sql).", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+err = Console(stderr=True)
+
+Dsn = Annotated[str, typer.Option("--dsn", envvar="LOADER_DSN", show_default=True,
+                                  help="chdb:///path (embedded) or http(s)://user:pass@host:8123/db")]
+Workspace = Annotated[str, typer.Option("--workspace", envvar="LOADER_WORKSPACE", help="workspaceID of the rows")]
+Ttl = Annotated[int, typer.Option("--ttl-days", envvar="LOADER_TTL_DAYS", help="sourceTTL: days to keep rows, 0 = forever")]
+Cluster = Annotated[str, typer.Option("--cluster", envvar="LOADER_CLUSTER",
+                                      help="default tags['cluster'] when the envelope names none")]
+Redact = Annotated[bool, typer.Option("--redact/--no-redact", envvar="LOADER_REDACT",
+                                      help="replace Secret data/stringData values by their hash")]
+MaxUnit = Annotated[int, typer.Option("--max-unit-bytes", envvar="LOADER_MAX_UNIT_BYTES",
+                                      help="larger JSON values are rejected as too large")]
+SummaryFormat = Annotated[str, typer.Option("--format", help="summary: text or json")]
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def warehouse(dsn: str) -> Iterator[Warehouse]:
+    try:
+        wh = Warehouse(dsn)
+        wh.ensure_schema()
+    except WarehouseError as exc:
+        fail(str(exc))
+    try:
+        yield wh
+    except WarehouseError as exc:
+        fail(f"warehouse: {exc}")
+    finally:
+        wh.close()
+
+
+def summary_line(r: Result, sources: int) -> str:
+    rate = r.events / r.seconds if r.seconds else 0.0
+    return (f"loaded {sources} source(s): {r.events} events, {r.rejects} rejects, {r.size} bytes "
+            f"in {r.seconds:.1f}s ({rate:,.0f} events/s)")
+
+
+@app.command()
+def load(
+    paths: Annotated[list[str], typer.Argument(help="files, directories, '-' for stdin, or s3://bucket/key")],
+    dsn: Dsn = DEFAULT_DSN,
+    workspace: Workspace = "default",
+    source_id: Annotated[str, typer.Option("--source-id", envvar="LOADER_SOURCE_ID", help="sourceID of the rows")] = "file",
+    ttl_days: Ttl = 365,
+    cluster: Cluster = "",
+    redact: Redact = True,
+    max_unit_bytes: MaxUnit = DEFAULT_MAX_UNIT,
+    fmt: SummaryFormat = "text",
+) -> None:
+    """Load audit logs from files, stdin or S3 (any envelope, any compression). Loading again adds nothing."""
+    settings = Settings(workspace=workspace, source_id=source_id, ttl_days=ttl_days, cluster=cluster,
+                        redact=redact, max_unit=max_unit_bytes)
+    specs = expand(paths)
+    total = Result("total")
+    failed: list[str] = []
+    t0 = time.monotonic()
+    with warehouse(dsn) as wh, Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                        TransferSpeedColumn(), TextColumn("{task.fields[counts]}"),
+                                        TimeRemainingColumn(), console=err, disable=not err.is_terminal,
+                                        transient=True) as progress:
+        for spec in specs:
+            try:
+                with open_source(spec) as src:
+                    task = progress.add_task(Path(src.name).name, total=src.size, counts="")
+                    r = load_stream(wh, src.name, src.stream, settings, identity=src.identity, size=src.size,
+                                    on_bytes=lambda n, t=task: progress.advance(t, n),
+                                    on_chunk=lambda r, t=task: progress.update(t, counts=f"{r.events} events, {r.rejects} rejects"))
+                    progress.remove_task(task)
+            except WarehouseError:
+                raise
+            except Exception as exc:  # unreadable source: say so, go on with the others
+                failed.append(spec)
+                err.print(f"[red]error:[/red] {spec}: {exc}")
+                continue
+            total.add(r)
+            if fmt == "json":
+                print(json.dumps(r.__dict__))
+    total.seconds = time.monotonic() - t0
+    line = summary_line(total, len(specs) - len(failed))
+    if fmt == "json":
+        print(json.dumps({"summary": True, **total.__dict__, "sources": len(specs), "failed": failed}))
+    else:
+        err.print(line)
+    if specs and (len(failed) == len(specs) or total.events + total.rejects == 0 and failed):
+        raise typer.Exit(1)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL text, or '-' to read it from stdin")],
+    dsn: Dsn = DEFAULT_DSN,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="any ClickHouse output format")] = "PrettyCompact",
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="name=value for {name:Type}")] = None,
+) -> None:
+    """Run SQL against the warehouse and print the result in any ClickHouse format."""
+    text = sys.stdin.read() if query == "-" else query
+    params = {}
+    for p in param or []:
+        if "=" not in p:
+            fail(f"--param wants name=value, got {p!r}", 2)
+        k, v = p.split("=", 1)
+        params[k] = v
+    with warehouse(dsn) as wh:
+        out = wh.raw(text, fmt, params or None)
+    sys.stdout.buffer.write(out)
+    sys.stdout.flush()
+
+
+@app.command()
+def info(dsn: Dsn = DEFAULT_DSN, fmt: SummaryFormat = "text") -> None:
+    """Where the warehouse is and what it holds."""
+    with warehouse(dsn) as wh:
+        counts = {t: wh.rows(f"SELECT count() FROM {t}")[0][0]
+                  for t in ("kubernetes_audit_logs", "kubernetes_audit_logs_rejects")}
+        sources = wh.rows("SELECT uniqExact(source, identity) FROM ingest_ledger")[0][0]
+        version = wh.client.server_version
+    data = {"version": __version__, "dsn": redact_dsn(dsn), "default_dsn": DEFAULT_DSN, "clickhouse": version,
+            "events": counts["kubernetes_audit_logs"], "rejects": counts["kubernetes_audit_logs_rejects"],
+            "sources": sources}
+    if fmt == "json":
+        print(json.dumps(data))
+    else:
+        for k, v in data.items():
+            print(f"{k:12} {v}")
+
+
+@schema_app.command("apply")
+def schema_apply(dsn: Dsn = DEFAULT_DSN,
+                 force: Annotated[bool, typer.Option(help="re-run every file, not only changed ones")] = False) -> None:
+    """Create or upgrade every object in schema/ (idempotent)."""
+    try:
+        wh = Warehouse(dsn)
+        applied = wh.apply_schema(force=force)
+        wh.close()
+    except WarehouseError as exc:
+        fail(str(exc))
+    err.print(f"schema up to date at {redact_dsn(dsn)}" + (f"; applied {', '.join(applied)}" if applied else ""))
+
+
+@schema_app.command("show")
+def schema_show() -> None:
+    """Print the schema SQL, in apply order."""
+    for f in schema_files():
+        print(f"-- {f.name}")
+        for stmt in statements(f.read_text()):
+            print(stmt + ";\n")

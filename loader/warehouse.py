@@ -1,0 +1,171 @@
+"""Warehouse: the one ClickHouse connection every command uses, embedded (chdb://) or server (http://).
+
+Both go through clickhouse-connect, so there is one SQL dialect and one code path; only the DSN differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+import pyarrow as pa
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+DEFAULT_HOME = Path(os.environ.get("LOADER_HOME", "~/.local/share/k8s-audit-warehouse")).expanduser()
+DEFAULT_DSN = f"chdb://{DEFAULT_HOME / 'warehouse'}"
+
+# Settings for inserts into the ingest table: deduplicate every target of the materialized views by
+# the chunk's token, and fail rather than half-insert.
+_INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1, "insert_deduplicate": 1}
+_MV = re.compile(r"CREATE\s+MATERIALIZED\s+VIEW\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.I)
+
+
+class WarehouseError(Exception):
+    """ClickHouse could not be reached or refused a statement."""
+
+
+def package_dir(name: str) -> Path:
+    """schema/ or queries/: inside the installed package (wheel), else beside it (source checkout)."""
+    inside = Path(str(resources.files("loader"))) / name
+    return inside if inside.is_dir() else Path(__file__).resolve().parent.parent / name
+
+
+def schema_files() -> list[Path]:
+    return sorted(package_dir("schema").glob("*.sql"))
+
+
+def statements(sql: str) -> list[str]:
+    """Split a .sql file into statements (on ';' at the end of a line), dropping comment-only pieces."""
+    out = []
+    for piece in re.split(r";[ \t]*(?:\n|$)", sql):
+        body = "\n".join(l for l in piece.splitlines() if not l.strip().startswith("--")).strip()
+        if body:
+            out.append(piece.strip())
+    return out
+
+
+def schema_digest() -> str:
+    h = hashlib.sha256()
+    for f in schema_files():
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+@dataclass
+class Warehouse:
+    dsn: str
+
+    def __post_init__(self) -> None:
+        if self.dsn.startswith("chdb://"):
+            path = self.dsn[len("chdb://"):]
+            if path.startswith("/"):
+                Path(path).mkdir(parents=True, exist_ok=True)
+        try:
+            self.client = clickhouse_connect.get_client(dsn=self.dsn, settings={"session_timezone": "UTC"})
+        except Exception as exc:  # connection refused, bad password, unknown database, ...
+            raise WarehouseError(f"cannot connect to {redact_dsn(self.dsn)}: {exc}") from exc
+
+    @property
+    def embedded(self) -> bool:
+        return self.dsn.startswith("chdb:")
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- schema -------------------------------------------------------------------------------
+    def apply_schema(self, force: bool = False) -> list[str]:
+        """Create or upgrade every object in schema/, idempotently; return the files applied.
+
+        Tables use CREATE ... IF NOT EXISTS. A materialized view whose file changed is dropped and
+        created again (views hold no data: they write TO tables).
+        """
+        self.command("CREATE TABLE IF NOT EXISTS schema_migrations (file String, sha256 String, "
+                     "appliedAt DateTime DEFAULT now()) ENGINE = ReplacingMergeTree(appliedAt) ORDER BY file")
+        done = dict(self.client.query("SELECT file, argMax(sha256, appliedAt) FROM schema_migrations GROUP BY file").result_rows)
+        applied = []
+        for f in schema_files():
+            text = f.read_text()
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            if not force and done.get(f.name) == digest:
+                continue
+            for stmt in statements(text):
+                if f.name in done and (m := _MV.search(stmt)):
+                    self.command(f"DROP VIEW IF EXISTS {m.group(1)}")
+                self.command(stmt)
+            self.client.insert("schema_migrations", [[f.name, digest]], column_names=["file", "sha256"])
+            applied.append(f.name)
+        return applied
+
+    def ensure_schema(self) -> None:
+        """Apply the schema unless this exact version is already applied (one cheap query)."""
+        try:
+            rows = self.client.query("SELECT count() FROM schema_migrations FINAL WHERE (file, sha256) IN {pairs:Array(Tuple(String, String))}",
+                                     parameters={"pairs": [(f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in schema_files()]}).result_rows
+            if rows[0][0] == len(schema_files()):
+                return
+        except ClickHouseError:
+            pass
+        self.apply_schema()
+
+    # -- statements ---------------------------------------------------------------------------
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        try:
+            return self.client.command(sql, parameters=parameters)
+        except ClickHouseError as exc:
+            raise WarehouseError(str(exc)) from exc
+
+    def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]:
+        try:
+            return self.client.query(sql, parameters=parameters).result_rows
+        except ClickHouseError as exc:
+            raise WarehouseError(str(exc)) from exc
+
+    def raw(self, sql: str, fmt: str, parameters: Mapping[str, Any] | None = None) -> bytes:
+        try:
+            return self.client.raw_query(sql, parameters=parameters, fmt=fmt)
+        except ClickHouseError as exc:
+            raise WarehouseError(str(exc)) from exc
+
+    # -- ingest -------------------------------------------------------------------------------
+    def insert_units(self, table: pa.Table, token: str) -> None:
+        """Insert one chunk of units; a repeat with the same token adds nothing anywhere."""
+        try:
+            self.client.insert_arrow("kubernetes_audit_logs_ingest", table,
+                                     settings={**_INSERT_SETTINGS, "insert_deduplication_token": token})
+        except ClickHouseError as exc:
+            raise WarehouseError(f"insert failed: {exc}") from exc
+
+    def chunk_counts(self, token: str) -> tuple[int, int]:
+        row = self.rows("SELECT sum(events), sum(rejects) FROM ingest_chunks WHERE token = {t:String}", {"t": token})
+        return int(row[0][0] or 0), int(row[0][1] or 0)
+
+    def record_ledger(self, *, workspace: str, source_id: str, source: str, identity: str, size: int,
+                      events: int, rejects: int, chunks: int, status: str, error: str,
+                      started: datetime, finished: datetime | None) -> None:
+        now = datetime.now(timezone.utc)
+        try:
+            self.client.insert("ingest_ledger", [[workspace, source_id, source, identity, size, events, rejects, chunks,
+                                                  status, error, started, finished, now]],
+                               column_names=["workspaceID", "sourceID", "source", "identity", "size", "events",
+                                             "rejects", "chunks", "status", "error", "startedAt", "finishedAt",
+                                             "updatedAt"])
+        except ClickHouseError as exc:
+            raise WarehouseError(f"ledger write failed: {exc}") from exc
+
+    def loaded(self, workspace: str, source: str, identity: str) -> bool:
+        """Whether the ledger already holds this source with this identity, completely loaded."""
+        rows = self.rows("SELECT argMax(status, updatedAt) FROM ingest_ledger WHERE workspaceID = {w:String} "
+                         "AND source = {s:String} AND identity = {i:String}", {"w": workspace, "s": source, "i": identity})
+        return bool(rows) and rows[0][0] == "done"
+
+
+def redact_dsn(dsn: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", dsn)
