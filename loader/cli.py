@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -60,8 +61,12 @@ def warehouse(dsn: str) -> Iterator[Warehouse]:
 
 def summary_line(r: Result, sources: int) -> str:
     rate = r.events / r.seconds if r.seconds else 0.0
-    return (f"loaded {sources} source(s): {r.events} events, {r.rejects} rejects, {r.size} bytes "
+    line = (f"loaded {sources} source(s): {r.events} events, {r.rejects} rejects, {r.size} bytes "
             f"in {r.seconds:.1f}s ({rate:,.0f} events/s)")
+    if r.expired:
+        line += (f"; {r.expired} events were older than --ttl-days and expired at once "
+                 f"(load with --ttl-days 0 to keep them)")
+    return line
 
 
 @app.command()
@@ -122,7 +127,9 @@ def sql(
     param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="name=value for {name:Type}")] = None,
 ) -> None:
     """Run SQL against the warehouse and print the result in any ClickHouse format."""
-    text = sys.stdin.read() if query == "-" else query
+    text = (sys.stdin.read() if query == "-" else query).strip().rstrip(";")
+    if m := re.search(r"\bFORMAT\s+(\w+)\s*$", text, re.I):
+        text, fmt = text[:m.start()], m.group(1)
     params = {}
     for p in param or []:
         if "=" not in p:

@@ -45,6 +45,7 @@ class Result:
     size: int = 0
     events: int = 0
     rejects: int = 0
+    expired: int = 0
     chunks: int = 0
     seconds: float = 0.0
     status: str = "done"
@@ -54,6 +55,7 @@ class Result:
         self.size += other.size
         self.events += other.events
         self.rejects += other.rejects
+        self.expired += other.expired
         self.chunks += other.chunks
 
 
@@ -142,8 +144,11 @@ def load_stream(wh: Warehouse, name: str, stream: BinaryIO, settings: Settings, 
     t0 = time.monotonic()
     result = Result(name, identity or "")
     counting = _Counting(stream, on_bytes)
-    # the token names the workspace and the source identity (or the content so far) and the chunk
-    scope = hashlib.sha256(f"{settings.workspace}\0{name if identity else ''}\0{identity or ''}".encode())
+    # the token names what shapes the rows (settings), the source identity (or the content so far)
+    # and the chunk number: the same content with the same settings loads once
+    scope = hashlib.sha256("\0".join(map(str, (
+        settings.workspace, settings.source_id, settings.ttl_days, settings.cluster, settings.redact,
+        name if identity else "", identity or ""))).encode())
     if identity:  # local content is identified by its hash, known only at the end
         wh.record_ledger(workspace=settings.workspace, source_id=settings.source_id, source=name,
                          identity=identity, size=size or 0, events=0, rejects=0, chunks=0,
@@ -156,9 +161,10 @@ def load_stream(wh: Warehouse, name: str, stream: BinaryIO, settings: Settings, 
         token = f"{scope.hexdigest()[:32]}:{result.chunks}"
         received = int(time.time())
         wh.insert_units(_table(chunk, settings, name, token, result.chunks, received), token)
-        events, rejects = wh.chunk_counts(token)
+        events, rejects, expired = wh.chunk_counts(token)
         result.events += events
         result.rejects += rejects
+        result.expired += expired
         result.chunks += 1
         if on_chunk:
             on_chunk(result)

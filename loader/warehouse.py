@@ -143,9 +143,11 @@ class Warehouse:
         except ClickHouseError as exc:
             raise WarehouseError(f"insert failed: {exc}") from exc
 
-    def chunk_counts(self, token: str) -> tuple[int, int]:
-        row = self.rows("SELECT sum(events), sum(rejects) FROM ingest_chunks WHERE token = {t:String}", {"t": token})
-        return int(row[0][0] or 0), int(row[0][1] or 0)
+    def chunk_counts(self, token: str) -> tuple[int, int, int]:
+        """(events, rejects, expired) that the chunk with this token produced."""
+        row = self.rows("SELECT sum(events), sum(rejects), sum(expired) FROM ingest_chunks WHERE token = {t:String}",
+                        {"t": token})[0]
+        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
     def record_ledger(self, *, workspace: str, source_id: str, source: str, identity: str, size: int,
                       events: int, rejects: int, chunks: int, status: str, error: str,

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS ingest_chunks
     chunk UInt32,
     events UInt64,
     rejects UInt64,
+    expired UInt64,          -- events already past their sourceTTL when loaded (dropped by the TTL)
     insertedAt DateTime DEFAULT now()
 )
 ENGINE = MergeTree

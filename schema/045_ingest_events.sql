@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS kubernetes_audit_logs_ingest_events
     envStream String,        -- shipper stream (stdout/stderr)
     envKubernetes String,    -- shipper kubernetes metadata object, as JSON
     envPod String,           -- Azure properties.pod
-    envCluster String        -- cluster named by the envelope (EKS log group, AKS resource id)
+    envCluster String,       -- cluster named by the envelope (EKS log group, AKS resource id)
+    eventTime DateTime64(6, 'UTC') -- first of requestReceivedTimestamp, stageTimestamp, timestamp, envelope time, receivedAt
 )
 ENGINE = Null;
 
@@ -47,7 +48,12 @@ WITH
            arrayFold((acc, x) -> replaceOne(acc, x.1, x.2), arrayZip(_objs, _newObjs), _line),
            '("kubectl\\.kubernetes\\.io/last-applied-configuration"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"',
            '\\1"<redacted>"'),
-       _line) AS _event
+       _line) AS _event,
+    -- envelope times: ISO text, epoch seconds, or epoch milliseconds (CloudWatch)
+    (t -> if(match(t, '^[0-9]+(\\.[0-9]+)?$'),
+             if(toFloat64(t) > 100000000000, toDateTime64(toFloat64(t) / 1000, 6, 'UTC'), toDateTime64(toFloat64(t), 6, 'UTC')),
+             parseDateTime64BestEffortOrNull(t, 6, 'UTC'))) AS _parse,
+    JSONExtract(_event, 'Tuple(requestReceivedTimestamp String, stageTimestamp String, timestamp String)') AS _ts
 SELECT
     workspaceID, sourceID, sourceTTL, cluster, source, receivedAt, token, chunk, line, byteOffset, item,
     _rec.2 AS record,
@@ -61,7 +67,10 @@ SELECT
     if(unitSize > 0, unitSize, length(_text)) AS rawSize,
     multiIf(unitSHA256 != '', unitSHA256, length(_text) > 1048576, lower(hex(SHA256(_text))), '') AS rawSHA256,
     _rec.3 AS envTime, _rec.4 AS envDate, _rec.5 AS envStream, _rec.6 AS envKubernetes,
-    _rec.7 AS envPod, _rec.8 AS envCluster
+    _rec.7 AS envPod, _rec.8 AS envCluster,
+    coalesce(parseDateTime64BestEffortOrNull(_ts.1, 6, 'UTC'), parseDateTime64BestEffortOrNull(_ts.2, 6, 'UTC'),
+             parseDateTime64BestEffortOrNull(_ts.3, 6, 'UTC'), _parse(_rec.3), _parse(_rec.4),
+             toDateTime64(receivedAt, 6, 'UTC')) AS eventTime
 FROM
 (
     SELECT *,

@@ -14,6 +14,9 @@ WHERE reason != '';
 -- Stage 3c: what each chunk produced, so the ledger can state events and rejects per object.
 CREATE MATERIALIZED VIEW IF NOT EXISTS ingest_chunks_mv
 TO ingest_chunks AS
-SELECT token, source, chunk, countIf(reason = '') AS events, countIf(reason != '') AS rejects, now() AS insertedAt
+SELECT token, source, chunk, countIf(reason = '') AS events, countIf(reason != '') AS rejects,
+       -- events whose sourceTTL had already run out when loaded: the table's TTL drops them at once
+       countIf(reason = '' AND sourceTTL > 0 AND eventTime + toIntervalDay(sourceTTL) <= now()) AS expired,
+       now() AS insertedAt
 FROM kubernetes_audit_logs_ingest_events
 GROUP BY token, source, chunk;
