@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import clickhouse_connect
 import pyarrow as pa
@@ -64,14 +65,23 @@ class Warehouse:
     dsn: str
 
     def __post_init__(self) -> None:
-        if self.dsn.startswith("chdb://"):
-            path = self.dsn[len("chdb://"):]
-            if path.startswith("/"):
-                Path(path).mkdir(parents=True, exist_ok=True)
         try:
+            if self.embedded:
+                self._prepare_embedded()
             self.client = clickhouse_connect.get_client(dsn=self.dsn, settings={"session_timezone": "UTC"})
         except Exception as exc:  # connection refused, bad password, unknown database, ...
             raise WarehouseError(f"cannot connect to {redact_dsn(self.dsn)}: {exc}") from exc
+
+    def _prepare_embedded(self) -> None:
+        """An embedded warehouse is created on first use: its folder and, if named (?database=), its database."""
+        u = urlparse(self.dsn)
+        if u.path.startswith("/") and not u.netloc:
+            Path(u.path).mkdir(parents=True, exist_ok=True)
+        database = parse_qs(u.query).get("database", [""])[0]
+        if database:
+            bare = clickhouse_connect.get_client(dsn=u._replace(query="").geturl())
+            bare.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+            bare.close()
 
     @property
     def embedded(self) -> bool:
