@@ -18,6 +18,7 @@ from . import __version__
 from .pipeline import Result, Settings, load_stream
 from .sources import expand, open_source
 from .units import DEFAULT_MAX_UNIT
+from .cluster import apply_cluster, cluster_schema
 from .warehouse import DEFAULT_DSN, Warehouse, WarehouseError, redact_dsn, schema_files, statements
 
 app = typer.Typer(help="Kubernetes audit logs into ClickHouse: load, hunt, detect.", no_args_is_help=True,
@@ -160,23 +161,35 @@ def info(dsn: Dsn = DEFAULT_DSN, fmt: SummaryFormat = "text") -> None:
             print(f"{k:12} {v}")
 
 
+ChCluster = Annotated[str, typer.Option("--cluster", envvar="LOADER_SCHEMA_CLUSTER",
+                                        help="ClickHouse cluster (remote_servers) for ON CLUSTER, replicated, sharded DDL")]
+
+
 @schema_app.command("apply")
 def schema_apply(dsn: Dsn = DEFAULT_DSN,
-                 force: Annotated[bool, typer.Option(help="re-run every file, not only changed ones")] = False) -> None:
-    """Create or upgrade every object in schema/ (idempotent)."""
+                 force: Annotated[bool, typer.Option(help="re-run every file, not only changed ones")] = False,
+                 on_cluster: ChCluster = "") -> None:
+    """Create or upgrade every object in schema/ (idempotent); with --cluster, the cluster form on every node."""
     try:
         wh = Warehouse(dsn)
-        applied = wh.apply_schema(force=force)
+        applied = apply_cluster(wh, on_cluster, force=force) if on_cluster else wh.apply_schema(force=force)
         wh.close()
-    except WarehouseError as exc:
+    except (WarehouseError, ValueError) as exc:
         fail(str(exc))
     err.print(f"schema up to date at {redact_dsn(dsn)}" + (f"; applied {', '.join(applied)}" if applied else ""))
 
 
 @schema_app.command("show")
-def schema_show() -> None:
-    """Print the schema SQL, in apply order."""
-    for f in schema_files():
+def schema_show(on_cluster: ChCluster = "") -> None:
+    """Print the schema SQL, in apply order; with --cluster, the SQL `schema apply --cluster` runs."""
+    for name, stmts in cluster_schema(on_cluster) if on_cluster else []:
+        print(f"-- {name}")
+        print("".join(stmt + ";\n\n" for stmt in stmts), end="")
+    for f in [] if on_cluster else schema_files():
         print(f"-- {f.name}")
         for stmt in statements(f.read_text()):
             print(stmt + ";\n")
+
+
+from .cli_sqs import register as _register_sqs  # noqa: E402 (registers on the app above)
+_register_sqs(app)
