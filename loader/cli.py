@@ -193,3 +193,5 @@ def schema_show(on_cluster: ChCluster = "") -> None:
 
 from .cli_sqs import register as _register_sqs  # noqa: E402 (registers on the app above)
 _register_sqs(app)
+from .cli_ipdb import register as _register_ipdb  # noqa: E402
+_register_ipdb(app)

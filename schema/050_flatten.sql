@@ -26,6 +26,7 @@ WITH
     if(_e.impersonatedUser.username != '', _e.impersonatedUser.username, _e.user.username) AS _effUser,
     if(_e.impersonatedUser.username != '', _e.impersonatedUser.groups, _e.user.groups) AS _effGroups,
     _e.sourceIPs[1] AS _ip,
+    ipIntel(_ip) AS _src,  -- IP databases (046_ip_intel.sql) looked up at insert
     -- envelope times: ISO text, epoch seconds, or epoch milliseconds (CloudWatch)
     (t -> if(match(t, '^[0-9]+(\\.[0-9]+)?$'),
              if(toFloat64(t) > 100000000000, toDateTime64(toFloat64(t) / 1000, 6, 'UTC'), toDateTime64(toFloat64(t), 6, 'UTC')),
@@ -51,15 +52,9 @@ SELECT
        concat(_verb, '-', splitByChar('?', _e.requestURI)[1])) AS eventName,
     _e.auditID AS eventID,
     _ip AS srcIP,
-    '' AS srcASCountryCode, 0 AS srcASNumber, '' AS srcASOrganization, '' AS srcCity,
-    if(multiIf(isIPv4String(_ip),
-               arrayExists(c -> isIPAddressInRange(_ip, c),
-                           ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', '169.254.0.0/16', '100.64.0.0/10']),
-               isIPv6String(_ip),
-               arrayExists(c -> isIPAddressInRange(_ip, c), ['::1/128', 'fe80::/10', 'fc00::/7']),
-               false),
-       'internal', '') AS srcConnectionType,
-    '' AS srcISP, 0 AS srcLatitude, 0 AS srcLongitude, '' AS srcUserType,
+    _src.asCountryCode AS srcASCountryCode, _src.asNumber AS srcASNumber, _src.asOrganization AS srcASOrganization,
+    _src.city AS srcCity, _src.connectionType AS srcConnectionType, _src.isp AS srcISP,
+    _src.latitude AS srcLatitude, _src.longitude AS srcLongitude, _src.userType AS srcUserType,
     '' AS dstIP, '' AS dstASCountryCode, 0 AS dstASNumber, '' AS dstASOrganization, '' AS dstCity,
     '' AS dstConnectionType, '' AS dstISP, 0 AS dstLatitude, 0 AS dstLongitude, '' AS dstUserType,
     mapFilter((k, v) -> v != '', map(
