@@ -1,0 +1,38 @@
+-- id: k8s-rbac-wildcard-role-created
+-- title: Role or ClusterRole created with wildcards
+-- description: A Role or ClusterRole was created whose rules use '*' for verbs or resources: it grants every
+--   present and future permission on the matched APIs, far more than any workload needs.
+-- severity: medium
+-- mitre: T1098
+-- operations: create-clusterroles, create-roles
+-- mode: event
+-- level: Request
+-- window: 1h
+-- false_positives: Installers of platform software bundling an admin-like role; add their identities to exclude_users.
+-- param exclude_users: Array(String) = ['system:apiserver', 'system:serviceaccount:kube-system:clusterrole-aggregation-controller']
+-- enabled: true
+WITH
+    -- the role after the change: the response when logged, else the request (create/update send it whole)
+    if(JSONHas(rawLog, 'responseObject', 'rules'), JSONExtractArrayRaw(rawLog, 'responseObject', 'rules'),
+       JSONExtractArrayRaw(rawLog, 'requestObject', 'rules')) AS rules,
+    (r -> JSONExtract(r, 'verbs', 'Array(String)')) AS verbsOf,
+    (r -> JSONExtract(r, 'resources', 'Array(String)')) AS resourcesOf,
+    arrayFilter(r -> has(verbsOf(r), '*') OR has(resourcesOf(r), '*'), rules) AS hits
+SELECT
+    eventTime,
+    [eventID] AS eventIDs,
+    actor['username'] AS user,
+    srcIP,
+    userAgent,
+    verb,
+    `objectRef.resource` AS resource,
+    `objectRef.namespace` AS namespace,
+    `objectRef.name` AS name,
+    arrayStringConcat(arrayMap(r -> concat(arrayStringConcat(verbsOf(r), ','), ' on ',
+                                           arrayStringConcat(resourcesOf(r), ',')), hits), '; ') AS detail
+FROM kubernetes_audit_logs
+WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
+  AND eventName IN ('create-clusterroles', 'create-roles')
+  AND `responseStatus.code` BETWEEN 200 AND 399
+  AND NOT has({exclude_users:Array(String)}, actor['username'])
+  AND notEmpty(hits)

@@ -1,0 +1,40 @@
+-- id: k8s-rbac-wildcard-role-modified
+-- title: Role or ClusterRole changed to use wildcards
+-- description: An existing Role or ClusterRole was updated or patched and now has rules with '*' verbs or
+--   resources (read from the response, since a patch carries only the change): quietly widening a
+--   role already bound to someone is stealthier than creating a new binding.
+-- severity: medium
+-- mitre: T1098
+-- operations: update-clusterroles, update-roles, patch-clusterroles, patch-roles
+-- mode: event
+-- level: RequestResponse
+-- window: 1h
+-- false_positives: The built-in cluster-admin role reconciled by system:apiserver (excluded); operators managing
+--   their own admin roles.
+-- param exclude_users: Array(String) = ['system:apiserver', 'system:serviceaccount:kube-system:clusterrole-aggregation-controller']
+-- enabled: true
+WITH
+    -- the role after the change: the response when logged, else the request (create/update send it whole)
+    if(JSONHas(rawLog, 'responseObject', 'rules'), JSONExtractArrayRaw(rawLog, 'responseObject', 'rules'),
+       JSONExtractArrayRaw(rawLog, 'requestObject', 'rules')) AS rules,
+    (r -> JSONExtract(r, 'verbs', 'Array(String)')) AS verbsOf,
+    (r -> JSONExtract(r, 'resources', 'Array(String)')) AS resourcesOf,
+    arrayFilter(r -> has(verbsOf(r), '*') OR has(resourcesOf(r), '*'), rules) AS hits
+SELECT
+    eventTime,
+    [eventID] AS eventIDs,
+    actor['username'] AS user,
+    srcIP,
+    userAgent,
+    verb,
+    `objectRef.resource` AS resource,
+    `objectRef.namespace` AS namespace,
+    `objectRef.name` AS name,
+    arrayStringConcat(arrayMap(r -> concat(arrayStringConcat(verbsOf(r), ','), ' on ',
+                                           arrayStringConcat(resourcesOf(r), ',')), hits), '; ') AS detail
+FROM kubernetes_audit_logs
+WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
+  AND eventName IN ('update-clusterroles', 'update-roles', 'patch-clusterroles', 'patch-roles')
+  AND `responseStatus.code` BETWEEN 200 AND 399
+  AND NOT has({exclude_users:Array(String)}, actor['username'])
+  AND notEmpty(hits)
