@@ -43,12 +43,14 @@ WITH
                     left(lower(hex(SHA256(JSONExtractString(concat('[', p[2], ']'), 1)))), 12), '>"'),
                 extractAllGroups(o, '("(?:[^"\\\\]|\\\\.)*")\\s*:\\s*("(?:[^"\\\\]|\\\\.)*")')), ','),
             '}'), _objs) AS _newObjs,
-    if(_isSecret,
+    multiIf(NOT _isSecret, _line,
+       -- a Secret event that does not parse cannot be redacted field by field: its bodies are cut off
+       NOT isValidJSON(_line),
+       replaceRegexpOne(_line, '("(?:requestObject|responseObject)"\\s*:).*$', '\\1"<redacted: unparseable Secret body>"'),
        replaceRegexpAll(
            arrayFold((acc, x) -> replaceOne(acc, x.1, x.2), arrayZip(_objs, _newObjs), _line),
            '("kubectl\\.kubernetes\\.io/last-applied-configuration"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"',
-           '\\1"<redacted>"'),
-       _line) AS _event,
+           '\\1"<redacted>"')) AS _event,
     -- envelope times: ISO text, epoch seconds, or epoch milliseconds (CloudWatch)
     (t -> if(match(t, '^[0-9]+(\\.[0-9]+)?$'),
              if(toFloat64(t) > 100000000000, toDateTime64(toFloat64(t) / 1000, 6, 'UTC'), toDateTime64(toFloat64(t), 6, 'UTC')),
