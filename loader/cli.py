@@ -195,3 +195,5 @@ from .cli_sqs import register as _register_sqs  # noqa: E402 (registers on the a
 _register_sqs(app)
 from .cli_ipdb import register as _register_ipdb  # noqa: E402
 _register_ipdb(app)
+from .cli_demo import register as _register_demo  # noqa: E402
+_register_demo(app)
