@@ -1,0 +1,28 @@
+-- id: k8s-daemonset-created
+-- title: DaemonSet created by a non-system identity
+-- description: A DaemonSet runs a pod on every node: the fastest way to put an implant, miner or node-escape container everywhere at once.
+-- severity: low
+-- mitre: T1610, T1053.007
+-- operations: create-daemonsets
+-- mode: event
+-- level: Metadata
+-- window: 1h
+-- false_positives: Platform teams and GitOps controllers (Argo CD, Flux service accounts) rolling out node agents.
+-- enabled: true
+SELECT
+    eventTime,
+    [eventID] AS eventIDs,
+    actor['username'] AS user,
+    srcIP,
+    userAgent,
+    `objectRef.namespace` AS namespace,
+    resources[1] AS object,
+    `responseStatus.code` AS code
+FROM kubernetes_audit_logs
+WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
+  AND eventName = 'create-daemonsets'
+  AND stage != 'RequestReceived' AND `responseStatus.code` < 400
+  -- the control plane's own identities (controllers, kubelets, scheduler) do this all day
+  AND NOT (startsWith(actor['username'], 'system:serviceaccount:kube-system:') OR startsWith(actor['username'], 'system:node:')
+           OR actor['username'] IN ('system:kube-controller-manager', 'system:kube-scheduler', 'system:apiserver', 'system:kube-proxy'))
+ORDER BY eventTime
