@@ -26,7 +26,7 @@ SELECT
     `objectRef.namespace` AS namespace,
     resources[1] AS object,
     tags['roleRef.name'] AS role,
-    arrayStringConcat(arrayMap(s -> concat(JSONExtractString(s, 'kind'), ':', JSONExtractString(s, 'name')), subjects), ', ') AS detail
+    arrayStringConcat(arrayDistinct(arrayMap(s -> concat(JSONExtractString(s, 'kind'), ':', JSONExtractString(s, 'name')), subjects)), ', ') AS detail
 FROM kubernetes_audit_logs
 ARRAY JOIN [arrayConcat(JSONExtractArrayRaw(rawLog, 'requestObject', 'subjects'),
                         JSONExtractArrayRaw(rawLog, 'responseObject', 'subjects'))] AS subjects

@@ -1,0 +1,33 @@
+-- id: k8s-impersonation-used
+-- title: Impersonation in use (who acts as whom)
+-- description: One row per (authenticated user, impersonated user) pair that made requests with
+--   impersonation headers in the window, with counts and denials. Impersonation hides the real actor
+--   behind another identity in most tools that only read user.username; this hunt puts them side by side.
+-- severity: low
+-- mitre: T1134.001
+-- operations: *
+-- mode: aggregate
+-- level: Metadata
+-- window: 24h
+-- false_positives: Authenticating proxies and admins testing permissions with kubectl --as.
+-- param exclude_users: Array(String) = []
+-- enabled: true
+SELECT firstSeen AS eventTime, * EXCEPT firstSeen
+FROM (
+    SELECT
+        min(eventTime) AS firstSeen,
+        groupUniqArray(100)(eventID) AS eventIDs,
+        actor['authenticatedUsername'] AS user,
+        actor['impersonatedUsername'] AS impersonated,
+        any(actor['groups']) AS groups,
+        groupUniqArray(10)(srcIP) AS srcIPs,
+        uniqExact(eventID) AS count,
+        uniqExactIf(eventID, `responseStatus.code` IN (401, 403)) AS denied,
+        arrayStringConcat(groupUniqArray(20)(eventName), ', ') AS detail
+    FROM kubernetes_audit_logs
+    WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
+      AND actor['impersonatedUsername'] != ''
+      AND NOT has({exclude_users:Array(String)}, actor['authenticatedUsername'])
+    GROUP BY user, impersonated
+)
+ORDER BY eventTime
