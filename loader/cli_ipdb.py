@@ -41,7 +41,7 @@ def _import(wh: Warehouse, paths: list[Path]) -> list[Imported]:
             try:
                 done.append(import_path(wh, path, on_rows=lambda n, t=task: progress.advance(t, n)))
             except (IpdbError, ValueError, OSError) as exc:
-                fail(f"{path}: {exc}")
+                fail(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
             progress.remove_task(task)
     reload_dictionaries(wh)
     return done
@@ -105,7 +105,8 @@ def ipdb_status(dsn: Dsn = DEFAULT_DSN, fmt: SummaryFormat = "text") -> None:
         print(f"{d['source']}  {d['format']}  {d['networks']:,} networks  loaded {_age(d['loadedAgeSeconds'])} ago, "
               f"file modified {_age(d['fileAgeSeconds'])} ago")
     for d in dicts:
-        print(f"dictionary {d['name']}: {d['status']}, {d['networks']:,} networks" + (f", error: {d['error']}" if d["error"] else ""))
+        state = "not loaded yet (loads on first lookup)" if d["status"] == "NOT_LOADED" else f"{d['status']}, {d['networks']:,} networks"
+        print(f"dictionary {d['name']}: {state}" + (f", error: {d['error']}" if d["error"] else ""))
 
 
 def _age(seconds: int) -> str:
