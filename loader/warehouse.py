@@ -8,17 +8,19 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import clickhouse_connect
 import pyarrow as pa
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+from urllib3.util.retry import Retry
 
 DEFAULT_HOME = Path(os.environ.get("LOADER_HOME", "~/.local/share/k8s-audit-warehouse")).expanduser()
 DEFAULT_DSN = f"chdb://{DEFAULT_HOME / 'warehouse'}"
@@ -68,9 +70,11 @@ class Warehouse:
         try:
             if self.embedded:
                 self._prepare_embedded()
-            self.client = clickhouse_connect.get_client(dsn=self.dsn, settings={"session_timezone": "UTC"})
+                self.client = clickhouse_connect.get_client(dsn=self.dsn, settings={"session_timezone": "UTC"})
+            else:
+                self.client = _server_client(self.dsn)
         except Exception as exc:  # connection refused, bad password, unknown database, ...
-            raise WarehouseError(f"cannot connect to {redact_dsn(self.dsn)}: {exc}") from exc
+            raise WarehouseError(f"cannot connect to {redact_dsn(self.dsn)}: {explain(exc, self.dsn)}") from exc
 
     def _prepare_embedded(self) -> None:
         """An embedded warehouse is created on first use: its folder and, if named (?database=), its database."""
@@ -130,19 +134,19 @@ class Warehouse:
         try:
             return self.client.command(sql, parameters=parameters)
         except ClickHouseError as exc:
-            raise WarehouseError(str(exc)) from exc
+            raise WarehouseError(explain(exc, self.dsn)) from exc
 
     def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]:
         try:
             return self.client.query(sql, parameters=parameters).result_rows
         except ClickHouseError as exc:
-            raise WarehouseError(str(exc)) from exc
+            raise WarehouseError(explain(exc, self.dsn)) from exc
 
     def raw(self, sql: str, fmt: str, parameters: Mapping[str, Any] | None = None) -> bytes:
         try:
             return self.client.raw_query(sql, parameters=parameters, fmt=fmt)
         except ClickHouseError as exc:
-            raise WarehouseError(str(exc)) from exc
+            raise WarehouseError(explain(exc, self.dsn)) from exc
 
     # -- ingest -------------------------------------------------------------------------------
     def insert_units(self, table: pa.Table, token: str) -> None:
@@ -151,7 +155,7 @@ class Warehouse:
             self.client.insert_arrow("kubernetes_audit_logs_ingest", table,
                                      settings={**_INSERT_SETTINGS, "insert_deduplication_token": token})
         except ClickHouseError as exc:
-            raise WarehouseError(f"insert failed: {exc}") from exc
+            raise WarehouseError(f"insert failed: {explain(exc, self.dsn)}") from exc
 
     def chunk_counts(self, token: str) -> tuple[int, int, int]:
         """(events, rejects, expired) that the chunk with this token produced."""
@@ -177,6 +181,73 @@ class Warehouse:
         rows = self.rows("SELECT argMax(status, updatedAt) FROM ingest_ledger WHERE workspaceID = {w:String} "
                          "AND source = {s:String} AND identity = {i:String}", {"w": workspace, "s": source, "i": identity})
         return bool(rows) and rows[0][0] == "done"
+
+
+# -- server connections ----------------------------------------------------------------------
+# Inserts are compressed, waits are bounded, and what is worth retrying (connection errors, 429,
+# 502/503/504 from the server or a proxy) is retried with exponential backoff. Retrying an insert is
+# safe: its chunk carries a deduplication token. TLS: an https:// DSN (clickhouse-connect reads no
+# scheme from a DSN, so it is passed on); a private CA from ?ca_cert=... in the DSN or LOADER_CA_FILE.
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        raise WarehouseError(f"{name} must be a number, got {os.environ[name]!r}") from None
+
+
+def _server_client(dsn: str):
+    retries, backoff = int(_env_number("LOADER_RETRIES", 4)), _env_number("LOADER_RETRY_BACKOFF", 0.5)
+    options: dict[str, Any] = {
+        "interface": "https" if dsn.startswith("https:") else "http",
+        "compress": "lz4",
+        "connect_timeout": _env_number("LOADER_CONNECT_TIMEOUT", 10),
+        "send_receive_timeout": _env_number("LOADER_QUERY_TIMEOUT", 300),
+        "settings": {"session_timezone": "UTC"},
+    }
+    if os.environ.get("LOADER_CA_FILE") and "ca_cert=" not in dsn:
+        options["ca_cert"] = os.environ["LOADER_CA_FILE"]
+    for attempt in range(retries + 1):
+        try:
+            client = clickhouse_connect.get_client(dsn=dsn, **options)
+            break
+        except OperationalError:  # the server did not answer: wait, then ask again
+            if attempt == retries:
+                raise
+            time.sleep(backoff * 2 ** attempt)
+    client.http_retries = Retry(total=retries, backoff_factor=backoff, status_forcelist=(429, 502, 503, 504),
+                                allowed_methods=None, raise_on_status=False, respect_retry_after_header=True)
+    return client
+
+
+_GRANT = re.compile(r"necessary to have the grant ([^.]+?)\.? \(ACCESS_DENIED\)|necessary to have the grant (.+?)\. ")
+
+
+def explain(exc: BaseException, dsn: str) -> str:
+    """ClickHouse's or the network's error, led by what it means for the person running the loader."""
+    text, u = str(exc), urlparse(dsn)
+    user = unquote(u.username or "default")
+    if "AUTHENTICATION_FAILED" in text or "Code: 516" in text:
+        return f"wrong password for user {user!r}, or no such user (check the DSN or LOADER_DSN)"
+    if "UNKNOWN_DATABASE" in text or "Code: 81." in text:
+        name = re.search(r"Database `?([^`\s]+?)`? does(?:n't| not) exist", text)
+        return (f"unknown database {name.group(1) if name else ''!r}: create it or fix the DSN's path "
+                f"(ClickHouse: {_first_line(text)})")
+    if "ACCESS_DENIED" in text or "Code: 497" in text:
+        grant = _GRANT.search(text)
+        need = grant.group(1) or grant.group(2) if grant else "a grant this statement needs"
+        return f"user {user!r} is missing a grant: needs {need} (an admin grants it, or use a user that has it)"
+    if isinstance(exc, OperationalError) or "Max retries exceeded" in text:
+        reason = ("connection refused: is the server running, and is the port right?" if "refused" in text.lower() else
+                  "timed out (LOADER_CONNECT_TIMEOUT / LOADER_QUERY_TIMEOUT)" if "timed out" in text.lower() else
+                  "TLS failed: an https:// server with a private CA needs LOADER_CA_FILE or ?ca_cert= in the DSN"
+                  if "SSL" in text or "CERTIFICATE" in text else _first_line(text))
+        return f"cannot reach {u.hostname}:{u.port or ''}: {reason}"
+    return text
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:300] if text.strip() else text
 
 
 def redact_dsn(dsn: str) -> str:
