@@ -197,3 +197,5 @@ from .cli_ipdb import register as _register_ipdb  # noqa: E402
 _register_ipdb(app)
 from .cli_demo import register as _register_demo  # noqa: E402
 _register_demo(app)
+from .cli_hunt import register as _register_hunt  # noqa: E402
+_register_hunt(app)

@@ -1,0 +1,132 @@
+"""Scheduled detection: run enabled rules since their checkpoint, keep new findings, deliver them.
+
+State lives in ClickHouse (schema/070_detections.sql), so any number of runs, restarts or hosts
+share it: a finding is new when no row with the same (rule, fingerprint) exists, and a finding
+whose webhook delivery failed stays delivered = 0 until a later run gets it through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from .hunt import jsonable, run_rule
+from .rules import Rule
+from .warehouse import Warehouse, WarehouseError
+
+DEFAULT_OVERLAP = timedelta(minutes=5)
+_COLUMNS = ["rule", "severity", "fingerprint", "eventTime", "eventIDs", "finding", "detectedAt", "delivered",
+            "attempts", "version"]
+
+
+@dataclass
+class RunSummary:
+    rules: int = 0
+    findings: int = 0
+    new: int = 0
+    delivered: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def fingerprint(rule_id: str, event_ids: list[str]) -> str:
+    return hashlib.sha256("\0".join([rule_id, *sorted(set(event_ids))]).encode()).hexdigest()[:32]
+
+
+def checkpoints(wh: Warehouse) -> dict[str, datetime]:
+    return {r: t.replace(tzinfo=timezone.utc) for r, t in
+            wh.rows("SELECT rule, argMax(lastEnd, updatedAt) FROM detection_checkpoints GROUP BY rule")}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _insert(wh: Warehouse, rows: list[list[Any]]) -> None:
+    if rows:
+        try:
+            wh.client.insert("detections", rows, column_names=_COLUMNS)
+        except Exception as exc:
+            raise WarehouseError(f"detections write failed: {exc}") from exc
+
+
+def known(wh: Warehouse, rule_id: str, prints: list[str]) -> set[str]:
+    if not prints:
+        return set()
+    return {r[0] for r in wh.rows("SELECT fingerprint FROM detections WHERE rule = {r:String} "
+                                  "AND fingerprint IN {f:Array(String)}", {"r": rule_id, "f": prints})}
+
+
+def post(url: str, body: bytes, tries: int = 3, backoff: float = 0.5, timeout: float = 10.0) -> str | None:
+    """POST JSON; retry with exponential backoff on errors and 5xx/429. None on success, else the last error."""
+    error = None
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                if resp.status < 300:
+                    return None
+                error = f"HTTP {resp.status}"
+        except urllib.error.HTTPError as exc:
+            error = f"HTTP {exc.code}"
+            if exc.code < 500 and exc.code != 429:
+                return error  # the receiver refuses this finding; retrying now will not help
+        except (urllib.error.URLError, OSError) as exc:
+            error = str(exc)
+    return error
+
+
+def deliver_pending(wh: Warehouse, url: str, tries: int = 3, backoff: float = 0.5) -> tuple[int, int]:
+    """POST every undelivered finding (this run's and earlier failures); returns (delivered, failed)."""
+    pending = wh.rows("SELECT rule, severity, fingerprint, eventTime, eventIDs, finding, detectedAt, attempts "
+                      "FROM detections FINAL WHERE NOT delivered ORDER BY detectedAt, rule")
+    ok = failed = 0
+    for rule, severity, fp, event_time, ids, finding, detected, attempts in pending:
+        error = post(url, finding.encode(), tries=tries, backoff=backoff)
+        ok, failed = (ok + 1, failed) if error is None else (ok, failed + 1)
+        _insert(wh, [[rule, severity, fp, event_time, ids, finding, detected, error is None, attempts + 1, _now()]])
+    return ok, failed
+
+
+def run_once(wh: Warehouse, rules: list[Rule], *, emit: Callable[[dict], None], webhook: str | None = None,
+             overlap: timedelta = DEFAULT_OVERLAP, params: dict[str, str] | None = None,
+             now: datetime | None = None, tries: int = 3, backoff: float = 0.5) -> RunSummary:
+    """One detection pass: each rule over [checkpoint - overlap, now) (first run: its default window)."""
+    end = now or _now()
+    marks = checkpoints(wh)
+    summary = RunSummary()
+    for rule in rules:
+        start = marks[rule.id] - overlap if rule.id in marks else end - rule.lookback
+        try:
+            hits = run_rule(wh, rule, start, end, params)
+        except WarehouseError as exc:  # one broken rule must not stop the others
+            summary.errors.append(str(exc))
+            continue
+        summary.rules += 1
+        summary.findings += len(hits.rows)
+        prints = [fingerprint(rule.id, row["eventIDs"]) for row in hits.rows]
+        seen = known(wh, rule.id, prints)
+        fresh, stamp = [], _now()
+        for fp, row in zip(prints, hits.rows):
+            if fp in seen:
+                continue
+            seen.add(fp)
+            finding = {"rule": rule.id, "title": rule.title, "severity": rule.severity, "mitre": rule.mitre,
+                       "fingerprint": fp, "detectedAt": jsonable(stamp), **jsonable(row)}
+            fresh.append([rule.id, rule.severity, fp, row["eventTime"], list(row["eventIDs"]),
+                          json.dumps(finding, default=str), stamp, webhook is None, 0, stamp])
+            emit(finding)
+        _insert(wh, fresh)
+        summary.new += len(fresh)
+        wh.client.insert("detection_checkpoints", [[rule.id, end, _now()]], column_names=["rule", "lastEnd", "updatedAt"])
+    if webhook:
+        summary.delivered, summary.failed = deliver_pending(wh, webhook, tries=tries, backoff=backoff)
+    return summary
