@@ -25,7 +25,7 @@ app = typer.Typer(help="Kubernetes audit logs into ClickHouse: load, hunt, detec
                   pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
 schema_app = typer.Typer(help="The warehouse schema (schema/*.sql).", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 Dsn = Annotated[str, typer.Option("--dsn", envvar="LOADER_DSN", show_default=True,
                                   help="chdb:///path (embedded) or http(s)://user:pass@host:8123/db")]
