@@ -141,6 +141,12 @@ class ClickHouseK8sBackend(TextQueryBackend):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(processing_pipeline=kubernetes_audit_pipeline(), **kwargs)
 
+    def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
+        if s.contains_special():
+            return super().convert_value_str(s, state)
+        # a plain value is compared with '=' / IN, where % and _ are ordinary characters
+        return self.quote_string(s.convert(self.escape_char, None, None, self.str_quote + self.add_escaped, self.filter_chars))
+
     def decide_convert_condition_as_in_expression(self, cond, state: ConversionState) -> bool:
         if any(getattr(a, "field", None) in _ARRAY_EXPRS for a in cond.args):
             return False  # arrays get one arrayExists per value instead
