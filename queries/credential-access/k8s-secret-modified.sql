@@ -1,0 +1,30 @@
+-- id: k8s-secret-modified
+-- title: Secret created, changed or deleted
+-- description: A non-system identity creates, changes or deletes a Secret. Attackers plant credentials (registry auth, webhook TLS keys, SA tokens) or destroy them; Helm release records (sh.helm.release.*) are left out.
+-- severity: low
+-- mitre: T1552.007, T1098, T1485
+-- operations: create-secrets, update-secrets, patch-secrets, delete-secrets, deletecollection-secrets
+-- mode: event
+-- level: Metadata
+-- window: 1h
+-- false_positives: Deployments and GitOps sync create secrets all day; tune by identity and namespace, and read with the namespace column.
+-- enabled: true
+SELECT
+    eventTime,
+    [eventID] AS eventIDs,
+    actor['username'] AS user,
+    srcIP,
+    userAgent,
+    verb,
+    `objectRef.namespace` AS namespace,
+    if(`objectRef.name` != '', `objectRef.name`, resources[1]) AS name,
+    `responseStatus.code` AS code
+FROM kubernetes_audit_logs
+WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
+  AND eventName IN ('create-secrets', 'update-secrets', 'patch-secrets', 'delete-secrets', 'deletecollection-secrets')
+  AND stage != 'RequestReceived' AND `responseStatus.code` < 400
+  AND NOT startsWith(`objectRef.name`, 'sh.helm.release.')
+  -- the control plane's own identities (controllers, kubelets, scheduler) do this all day
+  AND NOT (startsWith(actor['username'], 'system:serviceaccount:kube-system:') OR startsWith(actor['username'], 'system:node:')
+           OR actor['username'] IN ('system:kube-controller-manager', 'system:kube-scheduler', 'system:apiserver', 'system:kube-proxy'))
+ORDER BY eventTime
