@@ -1,0 +1,35 @@
+-- id: k8s-auth-failures-by-identity
+-- title: Burst of denied requests for one identity
+-- description: One identity received at least `threshold` 401/403 responses within `bucket_minutes`:
+--   a stolen credential probing what it may do, a brute-force of permissions, or a broken deployment.
+-- severity: medium
+-- mitre: T1110, T1613
+-- operations: *
+-- mode: aggregate
+-- level: Metadata
+-- window: 1h
+-- false_positives: Misconfigured workloads retrying a forbidden call in a loop (the detail column
+--   shows one repeated operation then); controllers during an RBAC rollout.
+-- param threshold: UInt32 = 10
+-- param bucket_minutes: UInt32 = 10
+-- enabled: true
+SELECT firstSeen AS eventTime, * EXCEPT firstSeen
+FROM (
+    SELECT
+        min(eventTime) AS firstSeen,
+        groupUniqArray(100)(eventID) AS eventIDs,
+        actor['username'] AS user,
+        toStartOfInterval(eventTime, toIntervalMinute({bucket_minutes:UInt32})) AS bucket,
+        arrayStringConcat(groupUniqArray(5)(srcIP), ',') AS srcIP,
+        any(userAgent) AS userAgent,
+        uniqExact(eventID) AS count,
+        uniqExact(eventName) AS operations,
+        arrayStringConcat(groupUniqArray(10)(eventName), ', ') AS detail
+    FROM kubernetes_audit_logs
+    WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
+      AND `responseStatus.code` IN (401, 403)
+      AND actor['username'] != ''
+    GROUP BY user, bucket
+    HAVING count >= {threshold:UInt32}
+)
+ORDER BY eventTime
