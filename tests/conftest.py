@@ -26,15 +26,28 @@ def engine_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("chdb")
 
 
-@pytest.fixture
-def wh(engine_dir: Path):
-    """A fresh warehouse with the schema applied."""
+@pytest.fixture(scope="session")
+def _session_wh(engine_dir: Path):
     db = f"t_{uuid.uuid4().hex[:12]}"
     w = Warehouse(f"chdb://{engine_dir}?database={db}")
     w.apply_schema()
     yield w
     w.command(f"DROP DATABASE IF EXISTS `{db}`")
     w.close()
+
+
+@pytest.fixture
+def wh(_session_wh: Warehouse):
+    """An empty warehouse with the schema applied. Applying the schema per test costs seconds, so one database
+    serves the session and every table is truncated before each test (TRUNCATE also clears the insert
+    deduplication log, so a test can load what an earlier one loaded)."""
+    w = _session_wh
+    for (table,) in w.rows("SELECT name FROM system.tables WHERE database = currentDatabase() "
+                           "AND engine LIKE '%MergeTree%' AND name != 'schema_migrations'"):
+        w.command(f"TRUNCATE TABLE `{table}`")
+    for (name,) in w.rows("SELECT name FROM system.dictionaries WHERE database = currentDatabase()"):
+        w.command(f"SYSTEM RELOAD DICTIONARY `{name}`")
+    return w
 
 
 def load_bytes(wh: Warehouse, data: bytes, name: str = "test.log", identity: str | None = None, **settings) -> Result:
