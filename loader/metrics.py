@@ -15,7 +15,7 @@ METRICS = {
     "rejects": ("counter", "units rejected into kubernetes_audit_logs_rejects"),
     "bytes": ("counter", "object bytes read from S3"),
     "visibility_extensions": ("counter", "ChangeMessageVisibility heartbeats sent"),
-    "oldest_message_age_seconds": ("gauge", "age of the oldest message in the last received batch (lag)"),
+    "oldest_message_age_seconds": ("gauge", "lag: age of the oldest message in the last receive (0 when the queue is empty)"),
 }
 
 

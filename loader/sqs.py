@@ -154,6 +154,7 @@ class Poller:
                 continue
             self._release_slots(free - len(messages))
             if not messages:
+                self.metrics.set("oldest_message_age_seconds", 0)
                 if len(self.held) or self._queued():
                     idle_since = time.monotonic()
                 elif self.idle_exit is not None and time.monotonic() - idle_since >= self.idle_exit:

@@ -82,7 +82,7 @@ def test_bucket_notifications_load_every_object_once(wh, world):
               "three.log": audit_events(10) + b"{broken\n"}
     for key, body in bodies.items():
         s3.put_object(Bucket=bucket, Key=key, Body=body)
-    stats = poll(url, wh.dsn, SETTINGS, idle_exit=2)
+    stats = poll(url, wh.dsn, SETTINGS, idle_exit=1)
     assert (stats.messages_received, stats.messages_deleted, stats.messages_failed) == (4, 4, 0)
     assert (stats.objects, stats.events, stats.rejects) == (3, 60, 1)
     assert one(wh, "SELECT count(), uniqExact(id) FROM kubernetes_audit_logs") == (60, 60)
@@ -104,7 +104,7 @@ def test_sns_eventbridge_and_multi_record_messages(wh, world):
               sns({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": bucket})]
     for b in bodies:
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(b))
-    stats = poll(url, wh.dsn, SETTINGS, idle_exit=2, workers=3)
+    stats = poll(url, wh.dsn, SETTINGS, idle_exit=1, workers=3)
     assert (stats.messages_deleted, stats.objects, stats.events) == (5, 5, 25)
     assert one(wh, "SELECT count(), uniqExact(id), uniqExact(tags['source']) FROM kubernetes_audit_logs") == (25, 25, 5)
     assert queue_depth(sqs, url) == 0
@@ -168,7 +168,7 @@ def test_visibility_is_extended_while_a_slow_object_loads(wh, aws, monkeypatch):
         t = threading.Thread(target=lambda: scraped.append(
             (time.sleep(5), urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode())[1]))
         t.start()
-        stats = poll(url, wh.dsn, SETTINGS, workers=2, idle_exit=2, metrics_port=port)
+        stats = poll(url, wh.dsn, SETTINGS, workers=2, idle_exit=1, metrics_port=port)
         t.join()
     assert opened == ["slow.log"]  # a second worker never got the message although 6 s > 2 s
     assert (stats.messages_received, stats.messages_deleted, stats.events) == (1, 1, 12)
@@ -193,7 +193,7 @@ def test_clickhouse_down_leaves_messages_then_everything_arrives_once(wh, world)
     t.join(timeout=30)
     assert not t.is_alive() and down[0].messages_deleted == 0 and down[0].events == 0
     assert queue_depth(sqs, url) == 3
-    stats = poll(url, wh.dsn, SETTINGS, idle_exit=2)
+    stats = poll(url, wh.dsn, SETTINGS, idle_exit=1)
     assert (stats.messages_deleted, stats.events) == (3, 12)
     assert one(wh, "SELECT count(), uniqExact(id) FROM kubernetes_audit_logs") == (12, 12)
 
@@ -204,7 +204,7 @@ def test_inserts_failing_mid_run_are_retried_without_deleting(wh, world):
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"Records": [s3_record(bucket, "o.log")]}))
     wh.command("RENAME TABLE ingest_chunks TO ingest_chunks_away")  # the views' insert now fails
     result: list = []
-    t = threading.Thread(target=lambda: result.append(poll(url, wh.dsn, SETTINGS, idle_exit=2)))
+    t = threading.Thread(target=lambda: result.append(poll(url, wh.dsn, SETTINGS, idle_exit=1)))
     t.start()
     time.sleep(3)
     assert t.is_alive() and queue_depth(sqs, url) == 1
