@@ -46,8 +46,9 @@ def _scan(buf: bytes, start: int, end: int, final: bool) -> tuple[list[tuple[int
     """Find complete values, and runs of non-JSON text, in buf[start:end].
 
     Returns their spans and the position up to which buf is consumed; an incomplete value at the end
-    is left unconsumed unless final. A value opening at column 0 while another is still open means
-    the open one was truncated: it is cut there, so one broken record cannot swallow the next ones.
+    is left unconsumed unless final. A value opening at column 0 while an object is still open means
+    the object was truncated (pretty printers indent what an object holds): it is cut there, so one
+    broken record cannot swallow the next ones. Inside a top-level array, column 0 is allowed.
     """
     spans: list[tuple[int, int]] = []
     i = start
@@ -69,7 +70,7 @@ def _scan(buf: bytes, start: int, end: int, final: bool) -> tuple[list[tuple[int
             if kind == "u":
                 break
             if buf[tok.start()] in _OPEN:
-                if depth > 0 and buf[tok.start() - 1] == 0x0A:
+                if depth > 0 and buf[i] == 0x7B and buf[tok.start() - 1] == 0x0A:
                     spans.append((i, tok.start()))
                     i, depth = tok.start(), 0
                 depth += 1

@@ -44,6 +44,7 @@ FORMS = {
     "pretty-printed": b"\n".join(json.dumps(e, indent=2).encode() for e in EVENTS),
     "array": json.dumps(EVENTS).encode(),
     "pretty array": json.dumps(EVENTS, indent=4).encode(),
+    "array with items at column 0": b"[\n" + b",\n".join(map(line, EVENTS)) + b"\n]",
     "EventList": json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": EVENTS}).encode(),
     "array of EventLists": json.dumps([{"kind": "EventList", "items": EVENTS[:2]}, {"kind": "EventList", "items": EVENTS[2:]}]).encode(),
     "nested in log as string": b"\n".join(line({"log": json.dumps(e) + "\n", "stream": "stdout"}) for e in EVENTS),
