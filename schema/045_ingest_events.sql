@@ -53,7 +53,7 @@ WITH
            '\\1"<redacted>"')) AS _event,
     -- envelope times: ISO text, epoch seconds, or epoch milliseconds (CloudWatch)
     (t -> if(match(t, '^[0-9]+(\\.[0-9]+)?$'),
-             if(toFloat64(t) > 100000000000, toDateTime64(toFloat64(t) / 1000, 6, 'UTC'), toDateTime64(toFloat64(t), 6, 'UTC')),
+             if(toFloat64OrZero(t) > 100000000000, toDateTime64(toFloat64OrZero(t) / 1000, 6, 'UTC'), toDateTime64(toFloat64OrZero(t), 6, 'UTC')),
              parseDateTime64BestEffortOrNull(t, 6, 'UTC'))) AS _parse,
     JSONExtract(_event, 'Tuple(requestReceivedTimestamp String, stageTimestamp String, timestamp String)') AS _ts
 SELECT

@@ -29,7 +29,7 @@ WITH
     ipIntel(_ip) AS _src,  -- IP databases (046_ip_intel.sql) looked up at insert
     -- envelope times: ISO text, epoch seconds, or epoch milliseconds (CloudWatch)
     (t -> if(match(t, '^[0-9]+(\\.[0-9]+)?$'),
-             if(toFloat64(t) > 100000000000, toDateTime64(toFloat64(t) / 1000, 6, 'UTC'), toDateTime64(toFloat64(t), 6, 'UTC')),
+             if(toFloat64OrZero(t) > 100000000000, toDateTime64(toFloat64OrZero(t) / 1000, 6, 'UTC'), toDateTime64(toFloat64OrZero(t), 6, 'UTC')),
              parseDateTime64BestEffortOrNull(t, 6, 'UTC'))) AS _parse,
     if(_res IN ('rolebindings', 'clusterrolebindings'),
        if(_e.requestObject.roleRef.name != '', _e.requestObject.roleRef, _e.responseObject.roleRef),
