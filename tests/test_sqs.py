@@ -206,10 +206,12 @@ def test_inserts_failing_mid_run_are_retried_without_deleting(wh, world):
     result: list = []
     t = threading.Thread(target=lambda: result.append(poll(url, wh.dsn, SETTINGS, idle_exit=1)))
     t.start()
-    time.sleep(3)
-    assert t.is_alive() and queue_depth(sqs, url) == 1
-    wh.command("RENAME TABLE ingest_chunks_away TO ingest_chunks")
-    t.join(timeout=60)
+    try:
+        time.sleep(3)
+        assert t.is_alive() and queue_depth(sqs, url) == 1
+    finally:  # the session's database serves the next tests
+        wh.command("RENAME TABLE ingest_chunks_away TO ingest_chunks")
+        t.join(timeout=60)
     assert result[0].messages_deleted == 1 and result[0].events == 9
     assert one(wh, "SELECT count(), uniqExact(id) FROM kubernetes_audit_logs") == (9, 9)
     assert queue_depth(sqs, url) == 0
