@@ -70,7 +70,7 @@ def demo(
     except WarehouseError as exc:
         fail(f"warehouse: {exc}")
     except ImportError as exc:
-        fail(f"the demo needs moto's server: pip install 'moto[server]' ({exc})")
+        fail(f"the demo needs moto's server: pip install 'k8s-audit-warehouse[demo]' ({exc})")
     seconds = time.monotonic() - t0
     s = result.stats
     if fmt == "json":
