@@ -9,6 +9,7 @@ the hunting catalog runs over what arrived (or, without one, the top operations 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -67,8 +68,9 @@ def free_port() -> int:
 @contextmanager
 def emulator() -> Iterator[str]:
     """moto's S3+SQS server on a free loopback port; boto3 in this process points at it meanwhile."""
-    from moto.server import ThreadedMotoServer  # test/demo dependency, imported only when used
+    from moto.server import ThreadedMotoServer  # demo dependency, imported only when used
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per S3/SQS call otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
