@@ -59,6 +59,12 @@ def test_true_positives_match(wh, path: Path):
         assert len(row["eventIDs"]) <= 100
 
 
+    # a window that holds none of the fixture's events finds nothing: every branch of the WHERE
+    # clause is bound by {start} and {end} (an unparenthesised OR would escape them)
+    far = datetime(1971, 1, 1, tzinfo=timezone.utc)
+    assert run_rule(wh, rule, far, far + timedelta(days=1)).rows == [], f"{rule.id} ignores its time window"
+
+
 @pytest.mark.parametrize("path", FILES, ids=rule_id)
 def test_true_negatives_stay_quiet(wh, path: Path):
     rule = parse_rule(path)

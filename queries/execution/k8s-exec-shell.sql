@@ -28,6 +28,6 @@ FROM kubernetes_audit_logs
 WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
   AND eventName IN ('create-pods-exec', 'get-pods-exec')
   AND stage != 'RequestReceived' AND `responseStatus.code` < 400
-  AND match(argv[1], {shells:String}) OR (match(argv[1], '(^|/)busybox$') AND match(argv[2], {shells:String}))
+  AND (match(argv[1], {shells:String}) OR (match(argv[1], '(^|/)busybox$') AND match(argv[2], {shells:String})))
 ORDER BY eventTime
 LIMIT 1 BY eventID
