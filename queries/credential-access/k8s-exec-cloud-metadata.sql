@@ -11,8 +11,7 @@
 -- param endpoints: String = (?i)169\.254\.169\.254|metadata\.google\.internal|169\.254\.170\.2|fd00:ec2::254|100\.100\.100\.200|/latest/meta-data|/computeMetadata/v1|/metadata/identity/oauth2
 -- enabled: true
 WITH
-    -- kubectl sends each argv element as its own command= query value, form-encoded ('+' is a space)
-    arrayMap(x -> decodeURLFormComponent(x), extractAll(requestURI, '[?&]command=([^&]*)')) AS argv,
+    k8sExecArgv(requestURI) AS argv,
     arrayStringConcat(argv, ' ') AS cmdline
 SELECT
     eventTime,

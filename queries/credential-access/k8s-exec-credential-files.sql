@@ -11,8 +11,7 @@
 -- param paths: String = (?i)/(var/)?run/secrets/(kubernetes\.io|eks\.amazonaws\.com|azure)|\.kube/config|/etc/kubernetes/([a-z-]*\.conf|pki)|/var/lib/kubelet/(pki|kubeconfig)|\.aws/credentials|\.config/gcloud|\.azure/|/etc/shadow|id_(rsa|ecdsa|ed25519)|\.docker/config\.json
 -- enabled: true
 WITH
-    -- kubectl sends each argv element as its own command= query value, form-encoded ('+' is a space)
-    arrayMap(x -> decodeURLFormComponent(x), extractAll(requestURI, '[?&]command=([^&]*)')) AS argv,
+    k8sExecArgv(requestURI) AS argv,
     arrayStringConcat(argv, ' ') AS cmdline
 SELECT
     eventTime,

@@ -10,16 +10,8 @@
 -- false_positives: Debugging and tracing tools, nested container builders (buildkit rootless, sysbox) that need an unmasked /proc.
 -- enabled: true
 WITH
-    -- the pod spec sits at a different depth for each kind; the request root covers the pre-1.25 EphemeralContainers body
-    [JSONExtractRaw(rawLog, 'requestObject'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec')] AS specs,
-    arrayFlatten(arrayMap(s -> arrayConcat(JSONExtractArrayRaw(s, 'containers'), JSONExtractArrayRaw(s, 'initContainers'),
-                                           JSONExtractArrayRaw(s, 'ephemeralContainers')), specs)) AS containers,
+    k8sPodSpecs(rawLog) AS specs,
+    k8sContainers(specs) AS containers,
     arrayDistinct(arrayConcat(
         arrayFlatten(arrayMap(x -> arrayMap(f -> concat(JSONExtractString(x, 'name'), ':', f), arrayFilter(f -> f != '', [
             if(JSONExtractString(x, 'securityContext', 'seccompProfile', 'type') = 'Unconfined', 'seccomp=Unconfined', ''),

@@ -11,12 +11,8 @@
 -- param pattern: String = (^|/)(netshoot|network-multitool|multitool|busybox|curl|kali[a-z-]*|kalilinux|parrot[a-z-]*|blackarch|kube-hunter|peirates|kubeletctl|badpods?|metasploit[a-z-]*|nmap|ncat|socat|xmrig|cpuminer|botb|deepce|cdk|amicontained)$
 -- enabled: true
 WITH
-    [JSONExtractRaw(rawLog, 'requestObject'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec')] AS specs,
-    arrayFlatten(arrayMap(s -> arrayConcat(JSONExtractArrayRaw(s, 'containers'), JSONExtractArrayRaw(s, 'initContainers'),
-                                           JSONExtractArrayRaw(s, 'ephemeralContainers')), specs)) AS containers,
+    arraySlice(k8sPodSpecs(rawLog), 1, 4) AS specs,
+    k8sContainers(specs) AS containers,
     -- match the image's repository path, not its tag or registry host
     arrayDistinct(arrayFilter(i -> match(lower(replaceRegexpOne(i, '[:@].*$', '')), {pattern:String}),
                               arrayMap(x -> JSONExtractString(x, 'image'), containers))) AS images

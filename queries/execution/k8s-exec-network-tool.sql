@@ -11,8 +11,7 @@
 -- param tools: String = (?i)(^|[\s/;|&(`])(curl|wget|nc|ncat|netcat|socat|telnet|nmap|masscan|zmap|ssh|scp|sftp|ftp|tftp|aria2c)(\s|$)|https?://
 -- enabled: true
 WITH
-    -- kubectl sends each argv element as its own command= query value, form-encoded ('+' is a space)
-    arrayMap(x -> decodeURLFormComponent(x), extractAll(requestURI, '[?&]command=([^&]*)')) AS argv,
+    k8sExecArgv(requestURI) AS argv,
     arrayStringConcat(argv, ' ') AS cmdline
 SELECT
     eventTime,

@@ -11,8 +11,7 @@
 -- param patterns: String = (?i)/dev/(tcp|udp)/|\b(nc|ncat|netcat)\b.*\s-[a-z]*[ec]\s|mkfifo|socat\b.*exec:|\b(ba|z)?sh\s+-i\b|(python[0-9.]*|perl|ruby|php)\s+-[a-z]*\s.*socket|(curl|wget)\b[^|]*\|\s*(ba|z)?sh\b
 -- enabled: true
 WITH
-    -- kubectl sends each argv element as its own command= query value, form-encoded ('+' is a space)
-    arrayMap(x -> decodeURLFormComponent(x), extractAll(requestURI, '[?&]command=([^&]*)')) AS argv,
+    k8sExecArgv(requestURI) AS argv,
     arrayStringConcat(argv, ' ') AS cmdline
 SELECT
     eventTime,

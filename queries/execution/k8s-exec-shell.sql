@@ -11,8 +11,7 @@
 -- param shells: String = ^(.*/)?(sh|bash|zsh|ash|dash|ksh|mksh|csh|tcsh|fish|pwsh|powershell(\.exe)?|cmd(\.exe)?)$
 -- enabled: true
 WITH
-    -- kubectl sends each argv element as its own command= query value, form-encoded ('+' is a space)
-    arrayMap(x -> decodeURLFormComponent(x), extractAll(requestURI, '[?&]command=([^&]*)')) AS argv,
+    k8sExecArgv(requestURI) AS argv,
     arrayStringConcat(argv, ' ') AS cmdline
 SELECT
     eventTime,

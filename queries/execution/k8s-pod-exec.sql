@@ -20,7 +20,7 @@ SELECT
     userAgent,
     tags['objectRef.subresource'] AS verb,
     concat(`objectRef.namespace`, '/', `objectRef.name`) AS object,
-    arrayStringConcat(arrayMap(x -> decodeURLFormComponent(x), extractAll(requestURI, '[?&]command=([^&]*)')), ' ') AS detail,
+    arrayStringConcat(k8sExecArgv(requestURI), ' ') AS detail,
     `responseStatus.code` AS code
 FROM kubernetes_audit_logs
 WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}

@@ -18,7 +18,7 @@ SELECT
     actor['serviceAccount'] AS serviceAccount,
     `objectRef.namespace` AS namespace,
     `objectRef.name` AS name,
-    arrayStringConcat(arrayMap(x -> decodeURLFormComponent(x), extractAll(requestURI, '[?&]command=([^&]*)')), ' ') AS detail
+    arrayStringConcat(k8sExecArgv(requestURI), ' ') AS detail
 FROM kubernetes_audit_logs
 WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
   AND eventName IN ('create-pods-exec', 'get-pods-exec', 'create-pods-attach', 'get-pods-attach')

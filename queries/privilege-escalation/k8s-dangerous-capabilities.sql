@@ -11,16 +11,8 @@
 -- enabled: true
 WITH
     ['SYS_ADMIN', 'SYS_MODULE', 'SYS_PTRACE', 'SYS_RAWIO', 'SYS_BOOT', 'BPF', 'PERFMON', 'DAC_READ_SEARCH', 'DAC_OVERRIDE', 'NET_ADMIN', 'SYSLOG', 'MAC_ADMIN', 'MAC_OVERRIDE', 'ALL'] AS dangerous,
-    -- the pod spec sits at a different depth for each kind; the request root covers the pre-1.25 EphemeralContainers body
-    [JSONExtractRaw(rawLog, 'requestObject'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec')] AS specs,
-    arrayFlatten(arrayMap(s -> arrayConcat(JSONExtractArrayRaw(s, 'containers'), JSONExtractArrayRaw(s, 'initContainers'),
-                                           JSONExtractArrayRaw(s, 'ephemeralContainers')), specs)) AS containers,
+    k8sPodSpecs(rawLog) AS specs,
+    k8sContainers(specs) AS containers,
     -- 'CAP_SYS_ADMIN' and 'sys_admin' are accepted by runtimes as well
     arrayDistinct(arrayFlatten(arrayMap(x -> arrayMap(cap -> concat(JSONExtractString(x, 'name'), ':', cap),
         arrayFilter(cap -> has(dangerous, cap),

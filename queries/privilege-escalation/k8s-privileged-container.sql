@@ -10,16 +10,8 @@
 -- false_positives: CNI, storage and monitoring agents (calico-node, CSI node plugins) run privileged by design; a workload and each pod it creates all match, so expect one hit per object in the chain.
 -- enabled: true
 WITH
-    -- the pod spec sits at a different depth for each kind; the request root covers the pre-1.25 EphemeralContainers body
-    [JSONExtractRaw(rawLog, 'requestObject'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec')] AS specs,
-    arrayFlatten(arrayMap(s -> arrayConcat(JSONExtractArrayRaw(s, 'containers'), JSONExtractArrayRaw(s, 'initContainers'),
-                                           JSONExtractArrayRaw(s, 'ephemeralContainers')), specs)) AS containers,
+    k8sPodSpecs(rawLog) AS specs,
+    k8sContainers(specs) AS containers,
     arrayDistinct(arrayMap(x -> concat(JSONExtractString(x, 'name'), '=', JSONExtractString(x, 'image')),
                            arrayFilter(x -> JSONExtractBool(x, 'securityContext', 'privileged'), containers))) AS privileged
 SELECT

@@ -10,16 +10,8 @@
 -- false_positives: Legacy images that need root, and init containers that fix file ownership; images with no USER run as root without any of these fields and are not seen here.
 -- enabled: true
 WITH
-    -- the pod spec sits at a different depth for each kind; the request root covers the pre-1.25 EphemeralContainers body
-    [JSONExtractRaw(rawLog, 'requestObject'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec')] AS specs,
-    arrayFlatten(arrayMap(s -> arrayConcat(JSONExtractArrayRaw(s, 'containers'), JSONExtractArrayRaw(s, 'initContainers'),
-                                           JSONExtractArrayRaw(s, 'ephemeralContainers')), specs)) AS containers,
+    k8sPodSpecs(rawLog) AS specs,
+    k8sContainers(specs) AS containers,
     arrayDistinct(arrayConcat(
         arrayMap(s -> 'pod:runAsUser=0', arrayFilter(s -> JSONExtractRaw(s, 'securityContext', 'runAsUser') = '0', arraySlice(specs, 2))),
         arrayMap(s -> 'pod:runAsNonRoot=false', arrayFilter(s -> JSONExtractRaw(s, 'securityContext', 'runAsNonRoot') = 'false', arraySlice(specs, 2))),

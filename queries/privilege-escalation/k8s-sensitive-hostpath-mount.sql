@@ -11,16 +11,8 @@
 -- enabled: true
 WITH
     ['/', '/etc', '/root', '/home', '/proc', '/sys', '/dev', '/boot', '/var/lib/kubelet', '/etc/kubernetes', '/var/lib/etcd', '/var/log', '/var/run', '/run', '/var/lib/docker', '/var/lib/containerd'] AS sensitive,
-    -- the pod spec sits at a different depth for each kind; the request root covers the pre-1.25 EphemeralContainers body
-    [JSONExtractRaw(rawLog, 'requestObject'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'requestObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec', 'template', 'spec'),
-     JSONExtractRaw(rawLog, 'responseObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec')] AS specs,
-    arrayFlatten(arrayMap(s -> arrayConcat(JSONExtractArrayRaw(s, 'containers'), JSONExtractArrayRaw(s, 'initContainers'),
-                                           JSONExtractArrayRaw(s, 'ephemeralContainers')), specs)) AS containers,
+    k8sPodSpecs(rawLog) AS specs,
+    k8sContainers(specs) AS containers,
     -- trailing slashes dropped so '/etc/' and '/etc' compare equal; a path matches itself or anything below it
     arrayDistinct(arrayFilter(p -> p != '' AND (has(sensitive, p)
                                                 OR arrayExists(s -> s != '/' AND startsWith(p, concat(s, '/')), sensitive)

@@ -1,0 +1,25 @@
+-- Helpers the saved queries in queries/ share (like Falco's macros), so each rule states only what it
+-- looks for. SQL functions are global on a server, hence the k8s prefix; CREATE OR REPLACE lets a
+-- schema upgrade change them.
+
+-- Every pod spec a request or response body can carry, whatever the kind: the pre-1.25
+-- EphemeralContainers body (the request root) first, then Pod, workload template, CronJob template,
+-- and the same from the response. Rules that need real pod specs skip the first: arraySlice(specs, 2).
+CREATE OR REPLACE FUNCTION k8sPodSpecs AS (raw) -> [
+    JSONExtractRaw(raw, 'requestObject'),
+    JSONExtractRaw(raw, 'requestObject', 'spec'),
+    JSONExtractRaw(raw, 'requestObject', 'spec', 'template', 'spec'),
+    JSONExtractRaw(raw, 'requestObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec'),
+    JSONExtractRaw(raw, 'responseObject', 'spec'),
+    JSONExtractRaw(raw, 'responseObject', 'spec', 'template', 'spec'),
+    JSONExtractRaw(raw, 'responseObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec')];
+
+-- Every container, init container and ephemeral container of those specs, as raw JSON.
+CREATE OR REPLACE FUNCTION k8sContainers AS (specs) ->
+    arrayFlatten(arrayMap(s -> arrayConcat(JSONExtractArrayRaw(s, 'containers'), JSONExtractArrayRaw(s, 'initContainers'),
+                                           JSONExtractArrayRaw(s, 'ephemeralContainers')), specs));
+
+-- The argv of an exec/attach request: kubectl sends each element as its own command= query value,
+-- form-encoded ('+' is a space).
+CREATE OR REPLACE FUNCTION k8sExecArgv AS (uri) ->
+    arrayMap(x -> decodeURLFormComponent(x), extractAll(uri, '[?&]command=([^&]*)'));
