@@ -22,8 +22,8 @@ from .decode import DecodeError, decode
 from .units import DEFAULT_MAX_UNIT, Unit, split_units
 from .warehouse import Warehouse
 
-CHUNK_UNITS = 20_000
-CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_UNITS = 50_000
+CHUNK_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
