@@ -182,13 +182,10 @@ def schema_apply(dsn: Dsn = DEFAULT_DSN,
 @schema_app.command("show")
 def schema_show(on_cluster: ChCluster = "") -> None:
     """Print the schema SQL, in apply order; with --cluster, the SQL `schema apply --cluster` runs."""
-    for name, stmts in cluster_schema(on_cluster) if on_cluster else []:
+    pieces = cluster_schema(on_cluster) if on_cluster else [(f.name, statements(f.read_text())) for f in schema_files()]
+    for name, stmts in pieces:
         print(f"-- {name}")
         print("".join(stmt + ";\n\n" for stmt in stmts), end="")
-    for f in [] if on_cluster else schema_files():
-        print(f"-- {f.name}")
-        for stmt in statements(f.read_text()):
-            print(stmt + ";\n")
 
 
 from .cli_sqs import register as _register_sqs  # noqa: E402 (registers on the app above)
