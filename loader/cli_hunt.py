@@ -150,6 +150,8 @@ def detect(
     webhook: Annotated[Optional[str], typer.Option("--webhook", envvar="LOADER_WEBHOOK", help="POST each new finding (JSON) here")] = None,
     overlap: Annotated[str, typer.Option(help="re-read this much before the checkpoint, for late events")] = "5m",
     retries: Annotated[int, typer.Option(help="webhook attempts per finding per run")] = 3,
+    since: Annotated[Optional[str], typer.Option("--since", help="a rule's first run (no checkpoint yet) looks back "
+                                                 "this far, e.g. 30d, instead of its default window")] = None,
     param: Params = None,
     dsn: Dsn = DEFAULT_DSN,
 ) -> None:
@@ -159,6 +161,7 @@ def detect(
     try:
         chosen = select(_rules(), ids=rule, min_severity=min_severity, disabled=disable)
         gap, interval = parse_duration(overlap), parse_duration(every) if every else None
+        first = parse_duration(since) if since else None
     except (RuleError, ValueError) as exc:
         fail(str(exc), 2)
     emit = lambda f: (print(json.dumps(f)), sys.stdout.flush())  # noqa: E731
@@ -166,7 +169,7 @@ def detect(
         while True:
             t0 = time.monotonic()
             s = run_once(wh, chosen, emit=emit, webhook=webhook, overlap=gap or DEFAULT_OVERLAP,
-                         params=_params(param), tries=retries)
+                         params=_params(param), tries=retries, first_lookback=first)
             for e in s.errors:
                 err.print(f"[red]error:[/red] {e}")
             line = f"detect: {s.rules} rule(s), {s.findings} finding(s), {s.new} new"

@@ -98,13 +98,15 @@ def deliver_pending(wh: Warehouse, url: str, tries: int = 3, backoff: float = 0.
 
 def run_once(wh: Warehouse, rules: list[Rule], *, emit: Callable[[dict], None], webhook: str | None = None,
              overlap: timedelta = DEFAULT_OVERLAP, params: dict[str, str] | None = None,
-             now: datetime | None = None, tries: int = 3, backoff: float = 0.5) -> RunSummary:
-    """One detection pass: each rule over [checkpoint - overlap, now) (first run: its default window)."""
+             now: datetime | None = None, tries: int = 3, backoff: float = 0.5,
+             first_lookback: timedelta | None = None) -> RunSummary:
+    """One detection pass: each rule over [checkpoint - overlap, now). A rule's first run (no checkpoint
+    yet) looks back first_lookback when given, else its default window."""
     end = now or _now()
     marks = checkpoints(wh)
     summary = RunSummary()
     for rule in rules:
-        start = marks[rule.id] - overlap if rule.id in marks else end - rule.lookback
+        start = marks[rule.id] - overlap if rule.id in marks else end - (first_lookback or rule.lookback)
         try:
             hits = run_rule(wh, rule, start, end, params)
         except WarehouseError as exc:  # one broken rule must not stop the others

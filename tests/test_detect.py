@@ -108,3 +108,15 @@ def test_failed_delivery_is_retried_next_run(wh, exec_rule):
     assert (s.new, s.delivered, s.failed) == (0, 1, 0)
     assert [f["eventIDs"] for f in hook.received] == [["exec-4"]]
     assert wh.rows("SELECT delivered, attempts FROM detections FINAL") == [(True, 2)]
+
+
+def test_first_run_can_look_back_further_than_the_rule_window(wh, exec_rule):
+    load_bytes(wh, exec_event(7, NOW - timedelta(days=3)))
+    assert run_once(wh, exec_rule, emit=lambda f: None, now=NOW).findings == 0  # default window: 1h
+    wh.command("TRUNCATE TABLE detection_checkpoints")
+    s = run_once(wh, exec_rule, emit=lambda f: None, now=NOW, first_lookback=timedelta(days=7))
+    assert (s.findings, s.new) == (1, 1)
+    # later runs start from the checkpoint, whatever the first lookback was
+    s = run_once(wh, exec_rule, emit=lambda f: None, now=NOW + timedelta(hours=1), first_lookback=timedelta(days=7))
+    assert s.findings == 0
+
