@@ -12,7 +12,7 @@ import hashlib
 import time
 from itertools import chain
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import BinaryIO
 
