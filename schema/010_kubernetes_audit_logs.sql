@@ -82,7 +82,9 @@ CREATE TABLE IF NOT EXISTS kubernetes_audit_logs
     INDEX idx_audit auditID TYPE bloom_filter(0.01) GRANULARITY 4,
     INDEX idx_resource `objectRef.resource` TYPE set(256) GRANULARITY 4,
     INDEX idx_code `responseStatus.code` TYPE minmax GRANULARITY 4,
-    INDEX idx_ua userAgent TYPE tokenbf_v1(8192, 3, 0) GRANULARITY 4
+    INDEX idx_ua userAgent TYPE tokenbf_v1(8192, 3, 0) GRANULARITY 4,
+    -- which actor keys a row has: the rare ones (impersonatedUsername, node) prune well with mapContains
+    INDEX idx_actor_keys mapKeys(actor) TYPE bloom_filter(0.01) GRANULARITY 4
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(eventTime)

@@ -26,7 +26,7 @@ FROM (
         arrayStringConcat(groupUniqArray(20)(eventName), ', ') AS detail
     FROM kubernetes_audit_logs
     WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
-      AND actor['impersonatedUsername'] != ''
+      AND mapContains(actor, 'impersonatedUsername')  -- idx_actor_keys skips granules without impersonation
       AND NOT has({exclude_users:Array(String)}, actor['authenticatedUsername'])
     GROUP BY user, impersonated
 )

@@ -33,7 +33,7 @@ SELECT
     `responseStatus.code` AS code
 FROM kubernetes_audit_logs
 WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
-  AND actor['impersonatedUsername'] != ''
+  AND mapContains(actor, 'impersonatedUsername')  -- idx_actor_keys skips granules without impersonation
   AND stage != 'RequestReceived'
   AND NOT has({exclude_users:Array(String)}, actor['authenticatedUsername'])
   AND (has({users:Array(String)}, actor['impersonatedUsername'])
