@@ -80,7 +80,7 @@ def demo(
                           "findings": result.findings, "top": result.top, "hunt_errors": result.hunt_errors},
                          default=str))
         return
-    out = Console()
+    out = Console(soft_wrap=True)  # the next-step command must stay copyable on one line
     if result.findings or not result.top:
         table = Table(title="Findings", title_justify="left")
         for col in ("rule", "severity", "actor", "object", "count"):
