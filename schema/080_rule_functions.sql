@@ -14,6 +14,17 @@ CREATE OR REPLACE FUNCTION k8sPodSpecs AS (raw) -> [
     JSONExtractRaw(raw, 'responseObject', 'spec', 'template', 'spec'),
     JSONExtractRaw(raw, 'responseObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec')];
 
+-- Every operation that writes a pod spec: pods (and their ephemeral containers) and each workload kind.
+-- `eventName IN k8sPodSpecWrites()` still narrows by the sort key.
+CREATE OR REPLACE FUNCTION k8sPodSpecWrites AS () -> [
+    'create-pods', 'update-pods', 'patch-pods', 'update-pods-ephemeralcontainers',
+    'patch-pods-ephemeralcontainers', 'create-deployments', 'update-deployments', 'patch-deployments',
+    'create-daemonsets', 'update-daemonsets', 'patch-daemonsets', 'create-statefulsets',
+    'update-statefulsets', 'patch-statefulsets', 'create-replicasets', 'update-replicasets',
+    'patch-replicasets', 'create-jobs', 'update-jobs', 'patch-jobs', 'create-cronjobs',
+    'update-cronjobs', 'patch-cronjobs', 'create-replicationcontrollers',
+    'update-replicationcontrollers', 'patch-replicationcontrollers'];
+
 -- Every container, init container and ephemeral container of those specs, as raw JSON.
 CREATE OR REPLACE FUNCTION k8sContainers AS (specs) ->
     arrayFlatten(arrayMap(s -> arrayConcat(JSONExtractArrayRaw(s, 'containers'), JSONExtractArrayRaw(s, 'initContainers'),

@@ -26,11 +26,7 @@ SELECT
     privileged AS detail
 FROM kubernetes_audit_logs
 WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
-  AND eventName IN ('create-pods', 'update-pods', 'patch-pods', 'update-pods-ephemeralcontainers', 'patch-pods-ephemeralcontainers',
-                    'create-deployments', 'update-deployments', 'patch-deployments', 'create-daemonsets', 'update-daemonsets', 'patch-daemonsets',
-                    'create-statefulsets', 'update-statefulsets', 'patch-statefulsets', 'create-replicasets', 'update-replicasets', 'patch-replicasets',
-                    'create-jobs', 'update-jobs', 'patch-jobs', 'create-cronjobs', 'update-cronjobs', 'patch-cronjobs',
-                    'create-replicationcontrollers', 'update-replicationcontrollers', 'patch-replicationcontrollers')
+  AND eventName IN k8sPodSpecWrites()
   AND stage != 'RequestReceived' AND `responseStatus.code` < 400
   AND notEmpty(privileged)
 ORDER BY eventTime
