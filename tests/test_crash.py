@@ -15,11 +15,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 from aws import audit_events, aws, clients, make_queue, moto_endpoint, notify, queue_depth, unique_name  # noqa: F401
 
-OBJECTS, EVENTS_PER_OBJECT = 24, 30
+OBJECTS, EVENTS_PER_OBJECT = 40, 30
+# A run is killed after a random delay or once it has loaded this many objects, whichever comes
+# first, so the four interrupted runs (at most QUOTA + workers objects each) always leave work for
+# the final run, however fast the machine is.
+QUOTA = 4
 
 
 def loader(*args: str, **kw) -> subprocess.Popen:
@@ -28,19 +31,23 @@ def loader(*args: str, **kw) -> subprocess.Popen:
 
 
 class watch:
-    """Reads a poller's JSON log lines in the background; set once it has loaded an object."""
+    """Reads a poller's JSON log lines in the background and counts the objects it has loaded."""
 
     def __init__(self, p: subprocess.Popen):
-        self.event = threading.Event()
+        self.loaded = 0
+        self.changed = threading.Condition()
         threading.Thread(target=self._read, args=(p.stderr,), daemon=True).start()
 
     def _read(self, stream) -> None:
         for line in stream:
             if b'"event": "loaded"' in line:
-                self.event.set()
+                with self.changed:
+                    self.loaded += 1
+                    self.changed.notify_all()
 
-    def wait(self, timeout: float) -> bool:
-        return self.event.wait(timeout)
+    def wait(self, objects: int, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.loaded >= objects, timeout)
 
 
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(aws, tmp_path):
@@ -59,8 +66,9 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(aws, tmp_path):
     for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGKILL, signal.SIGKILL):
         p = loader(*poll_args)
         loading = watch(p)
-        assert loading.wait(60), "the poller never started loading"
-        time.sleep(rng.uniform(0, 1.5))  # mid-work: between or inside inserts, ledger writes, deletes
+        assert loading.wait(1, 60), "the poller never started loading"
+        # mid-work: between or inside inserts, ledger writes, deletes
+        loading.wait(rng.randint(1, QUOTA), timeout=rng.uniform(0, 1.5))
         p.send_signal(sig)
         # SIGTERM is a graceful stop: in-flight work is finished or released, exit status 0
         assert p.wait(timeout=60) == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
