@@ -125,7 +125,23 @@ def test_every_table_the_access_sql_names_exists(wh):
             "schema_migrations"} <= named
     wh.command("CREATE TABLE IF NOT EXISTS schema_migrations (file String) ENGINE = Memory")  # made by apply_schema
     live = {r[0] for r in wh.rows("SELECT name FROM system.tables WHERE database = currentDatabase()")}
-    assert named <= live, named - live
+    on_cluster = {m for _, stmts in cluster_schema("c") for s in stmts
+                  for m in re.findall(r"^CREATE TABLE IF NOT EXISTS (\w+_local)\b", s, re.M)}
+    assert on_cluster == {f"{t}_local" for t in SHARDED}
+    # the *_local names exist only on a cluster; every other name on one server
+    assert named <= live | on_cluster, named - live - on_cluster
+
+
+def test_analysts_reach_the_shards_of_what_they_read_with_the_same_policy(wh):
+    """On a cluster shards run a query's remote part as its user: a sharded table an analyst reads
+    needs the grant and the workspace policy on its *_local table too, or the query fails or leaks."""
+    texts = access_texts(wh)
+    grants = {m for t in texts for m in re.findall(r"^GRANT SELECT ON (\w+) TO analyst$", t)}
+    policies = {re.search(r" ON (\w+) ", t).group(1): re.search(r" USING (.+) TO ", t).group(1)
+                for t in texts if t.startswith("CREATE ROW POLICY")}
+    for table in SHARDED:
+        assert table in grants and f"{table}_local" in grants
+        assert policies[f"{table}_local"] == policies[table]
 
 
 def test_row_policy_filter_keeps_only_the_analysts_workspace(wh):
@@ -135,9 +151,10 @@ def test_row_policy_filter_keeps_only_the_analysts_workspace(wh):
         assert r.events > 0 and r.rejects > 0
     policies = [t for t in access_texts(wh) if t.startswith("CREATE ROW POLICY")]
     assert {re.search(r" ON (\w+)", p).group(1) for p in policies} == \
-        {"kubernetes_audit_logs", "kubernetes_audit_logs_rejects", "ingest_ledger"}
+        {"kubernetes_audit_logs", "kubernetes_audit_logs_rejects", "ingest_ledger",
+         "kubernetes_audit_logs_local", "kubernetes_audit_logs_rejects_local"}
     for p in policies:
-        table = re.search(r" ON (\w+)", p).group(1)
+        table = re.search(r" ON (\w+)", p).group(1).removesuffix("_local")  # a shard holds the same columns
         assert "AS RESTRICTIVE" in p and p.endswith("TO analyst")
         using = re.search(r"USING (.+) TO analyst$", p).group(1)
         # the policy's own expression on the real table; the bound setting becomes a query parameter

@@ -28,6 +28,12 @@ CREATE ROLE IF NOT EXISTS analyst SETTINGS PROFILE 'analyst_limits';
 GRANT SELECT ON kubernetes_audit_logs TO analyst;
 GRANT SELECT ON kubernetes_audit_logs_rejects TO analyst;
 GRANT SELECT ON ingest_ledger TO analyst;
+-- On a cluster (`loader schema apply --cluster`) the two event tables are Distributed over *_local
+-- tables, and with the cluster secret each shard runs its part of a query as the user who sent it:
+-- the same grant and policy must hold there. On one server these names match no table, which
+-- ClickHouse allows (grants and policies are by name), so one file serves both layouts.
+GRANT SELECT ON kubernetes_audit_logs_local TO analyst;
+GRANT SELECT ON kubernetes_audit_logs_rejects_local TO analyst;
 
 -- Tenants: an analyst user is bound to a workspace by the constant custom setting SQL_workspace
 -- (CREATE USER ... SETTINGS SQL_workspace = 'team-a' CONST). Restrictive policies AND with any other,
@@ -38,4 +44,8 @@ CREATE ROW POLICY IF NOT EXISTS analyst_workspace ON kubernetes_audit_logs
 CREATE ROW POLICY IF NOT EXISTS analyst_workspace ON kubernetes_audit_logs_rejects
     AS RESTRICTIVE FOR SELECT USING workspaceID = getSetting('SQL_workspace') TO analyst;
 CREATE ROW POLICY IF NOT EXISTS analyst_workspace ON ingest_ledger
+    AS RESTRICTIVE FOR SELECT USING workspaceID = getSetting('SQL_workspace') TO analyst;
+CREATE ROW POLICY IF NOT EXISTS analyst_workspace ON kubernetes_audit_logs_local
+    AS RESTRICTIVE FOR SELECT USING workspaceID = getSetting('SQL_workspace') TO analyst;
+CREATE ROW POLICY IF NOT EXISTS analyst_workspace ON kubernetes_audit_logs_rejects_local
     AS RESTRICTIVE FOR SELECT USING workspaceID = getSetting('SQL_workspace') TO analyst;

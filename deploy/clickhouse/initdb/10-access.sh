@@ -21,6 +21,8 @@ hash() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 GRANT SELECT, INSERT, CREATE TABLE ON ${CLICKHOUSE_DB}.* TO detect;
 REVOKE INSERT ON ${CLICKHOUSE_DB}.kubernetes_audit_logs FROM detect;
 REVOKE INSERT ON ${CLICKHOUSE_DB}.kubernetes_audit_logs_rejects FROM detect;
+REVOKE INSERT ON ${CLICKHOUSE_DB}.kubernetes_audit_logs_local FROM detect;
+REVOKE INSERT ON ${CLICKHOUSE_DB}.kubernetes_audit_logs_rejects_local FROM detect;
 REVOKE INSERT ON ${CLICKHOUSE_DB}.kubernetes_audit_logs_ingest FROM detect;
 REVOKE INSERT ON ${CLICKHOUSE_DB}.ingest_ledger FROM detect;
 REVOKE INSERT ON ${CLICKHOUSE_DB}.ingest_chunks FROM detect;
