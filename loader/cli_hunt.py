@@ -173,6 +173,8 @@ def detect(
             for e in s.errors:
                 err.print(f"[red]error:[/red] {e}")
             line = f"detect: {s.rules} rule(s), {s.findings} finding(s), {s.new} new"
+            if s.updates:
+                line += f", {s.updates} grown since reported (not re-alerted)"
             if webhook:
                 line += f", {s.delivered} delivered, {s.failed} delivery failure(s) (retried next run)"
             err.print(line + f" in {time.monotonic() - t0:.1f}s")

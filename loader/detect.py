@@ -1,8 +1,11 @@
 """Scheduled detection: run enabled rules since their checkpoint, keep new findings, deliver them.
 
 State lives in ClickHouse (schema/070_detections.sql), so any number of runs, restarts or hosts
-share it: a finding is new when no row with the same (rule, fingerprint) exists, and a finding
-whose webhook delivery failed stays delivered = 0 until a later run gets it through.
+share it. A finding is new when no earlier finding of the same rule holds any of its events: the
+same events matched again (overlapping windows) add nothing, and an aggregate that grew since it was
+reported (a burst still going on) counts as an update of that finding, not a second alert, as with
+Elastic's alert suppression. A finding whose webhook delivery failed stays delivered = 0 until a
+later run gets it through.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class RunSummary:
     rules: int = 0
     findings: int = 0
     new: int = 0
+    updates: int = 0
     delivered: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
@@ -56,11 +60,14 @@ def _insert(wh: Warehouse, rows: list[list[Any]]) -> None:
             raise WarehouseError(f"detections write failed: {exc}") from exc
 
 
-def known(wh: Warehouse, rule_id: str, prints: list[str]) -> set[str]:
+def reported(wh: Warehouse, rule_id: str, prints: list[str], event_ids: list[str]) -> tuple[set[str], set[str]]:
+    """(fingerprints, event IDs) among these that earlier findings of the rule already hold."""
     if not prints:
-        return set()
-    return {r[0] for r in wh.rows("SELECT fingerprint FROM detections WHERE rule = {r:String} "
-                                  "AND fingerprint IN {f:Array(String)}", {"r": rule_id, "f": prints})}
+        return set(), set()
+    rows = wh.rows("SELECT fingerprint, arrayIntersect(eventIDs, {e:Array(String)}) FROM detections "
+                   "WHERE rule = {r:String} AND (fingerprint IN {f:Array(String)} OR hasAny(eventIDs, {e:Array(String)}))",
+                   {"r": rule_id, "f": prints, "e": event_ids})
+    return {fp for fp, _ in rows} & set(prints), {i for _, ids in rows for i in ids}
 
 
 def post(url: str, body: bytes, tries: int = 3, backoff: float = 0.5, timeout: float = 10.0) -> str | None:
@@ -115,12 +122,15 @@ def run_once(wh: Warehouse, rules: list[Rule], *, emit: Callable[[dict], None], 
         summary.rules += 1
         summary.findings += len(hits.rows)
         prints = [fingerprint(rule.id, row["eventIDs"]) for row in hits.rows]
-        seen = known(wh, rule.id, prints)
+        seen, old_events = reported(wh, rule.id, prints, sorted({i for row in hits.rows for i in row["eventIDs"]}))
         fresh, stamp = [], _now()
         for fp, row in zip(prints, hits.rows):
             if fp in seen:
                 continue
             seen.add(fp)
+            if old_events.intersection(row["eventIDs"]):
+                summary.updates += 1
+                continue
             finding = {"rule": rule.id, "title": rule.title, "severity": rule.severity, "mitre": rule.mitre,
                        "fingerprint": fp, "detectedAt": jsonable(stamp), **jsonable(row)}
             fresh.append([rule.id, rule.severity, fp, row["eventTime"], list(row["eventIDs"]),

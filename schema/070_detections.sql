@@ -1,5 +1,6 @@
 -- detections: one row per finding of `loader detect`, deduplicated per rule and matched events
--- (fingerprint = hash of the sorted eventIDs). A delivery is recorded by inserting the same finding
+-- (fingerprint = hash of the sorted eventIDs); a finding that shares events with an earlier one of
+-- its rule (a burst that grew) is not recorded again (loader/detect.py). A delivery is recorded by inserting the same finding
 -- again with delivered = 1 and a newer version; ReplacingMergeTree keeps the latest, read with FINAL.
 CREATE TABLE IF NOT EXISTS detections
 (

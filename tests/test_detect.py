@@ -27,6 +27,16 @@ def exec_event(n: int, at: datetime) -> bytes:
                         "responseStatus": {"code": 101}, "requestReceivedTimestamp": ts, "stageTimestamp": ts}) + "\n").encode()
 
 
+def secret_read(n: int, at: datetime) -> bytes:
+    ts = at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return (json.dumps({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": f"get-{n}",
+                        "stage": "ResponseComplete", "requestURI": f"/api/v1/namespaces/ns{n}/secrets/s{n}",
+                        "verb": "get", "user": {"username": "system:serviceaccount:web:default"},
+                        "sourceIPs": ["203.0.113.7"], "userAgent": "python-requests/2.31",
+                        "objectRef": {"resource": "secrets", "namespace": f"ns{n}", "name": f"s{n}", "apiVersion": "v1"},
+                        "responseStatus": {"code": 200}, "requestReceivedTimestamp": ts, "stageTimestamp": ts}) + "\n").encode()
+
+
 @pytest.fixture
 def exec_rule():
     return [r for r in load_rules() if r.id == "k8s-pod-exec"]
@@ -120,3 +130,25 @@ def test_first_run_can_look_back_further_than_the_rule_window(wh, exec_rule):
     s = run_once(wh, exec_rule, emit=lambda f: None, now=NOW + timedelta(hours=1), first_lookback=timedelta(days=7))
     assert s.findings == 0
 
+
+
+def test_a_burst_that_grows_across_runs_alerts_once(wh):
+    """An aggregate re-matched by the overlapping window with more events is the same incident."""
+    rule = [r for r in load_rules() if r.id == "k8s-secret-enumeration"]  # >= 10 distinct secrets in 10 min
+    bucket = NOW - timedelta(minutes=9)
+    load_bytes(wh, b"".join(secret_read(n, bucket + timedelta(seconds=10 * n)) for n in range(10)))
+    emitted = []
+    s = run_once(wh, rule, emit=emitted.append, now=NOW - timedelta(minutes=7))
+    assert (s.findings, s.new, s.updates) == (1, 1, 0) and len(emitted[0]["eventIDs"]) == 10
+
+    load_bytes(wh, b"".join(secret_read(n, bucket + timedelta(seconds=10 * n)) for n in range(10, 14)))
+    s = run_once(wh, rule, emit=emitted.append, now=NOW)
+    assert (s.findings, s.new, s.updates) == (1, 0, 1) and len(emitted) == 1
+    assert wh.rows("SELECT length(eventIDs) FROM detections FINAL") == [(10,)]
+
+    # a later burst shares no event with the first: a new finding
+    later = NOW + timedelta(minutes=30)
+    load_bytes(wh, b"".join(secret_read(n, later + timedelta(seconds=n)) for n in range(20, 30)))
+    s = run_once(wh, rule, emit=emitted.append, now=later + timedelta(minutes=5))
+    assert (s.new, s.updates) == (1, 0)
+    assert sorted(emitted[1]["eventIDs"]) == [f"get-{n}" for n in range(20, 30)]
