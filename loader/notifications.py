@@ -78,5 +78,7 @@ def _eventbridge(doc: dict) -> Notification:
         key = obj["key"]
     except (KeyError, TypeError) as exc:
         raise NotificationError(f"EventBridge event without {exc}") from exc
+    # EventBridge keys are URL-encoded like S3 notification keys (AWS Lambda Powertools'
+    # S3EventBridgeNotificationObject.key decodes them with unquote_plus too)
     return Notification([ObjectRef(bucket, unquote_plus(key), obj.get("etag") or None,
                                    obj.get("version-id") or None, obj.get("size"))])
