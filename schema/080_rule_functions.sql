@@ -34,3 +34,18 @@ CREATE OR REPLACE FUNCTION k8sContainers AS (specs) ->
 -- form-encoded ('+' is a space).
 CREATE OR REPLACE FUNCTION k8sExecArgv AS (uri) ->
     arrayMap(x -> decodeURLFormComponent(x), extractAll(uri, '[?&]command=([^&]*)'));
+
+-- The rules of a Role or ClusterRole after a write: the response when the audit level logged it, else
+-- the request (create and update send the role whole; a patch carries only the change).
+CREATE OR REPLACE FUNCTION k8sRoleRules AS (raw) ->
+    if(JSONHas(raw, 'responseObject', 'rules'), JSONExtractArrayRaw(raw, 'responseObject', 'rules'),
+       JSONExtractArrayRaw(raw, 'requestObject', 'rules'));
+
+-- The verbs and the resources of one of those rules.
+CREATE OR REPLACE FUNCTION k8sRuleVerbs AS (rule) -> JSONExtract(rule, 'verbs', 'Array(String)');
+CREATE OR REPLACE FUNCTION k8sRuleResources AS (rule) -> JSONExtract(rule, 'resources', 'Array(String)');
+
+-- Rules as a finding's text: 'get,list on secrets; * on *'.
+CREATE OR REPLACE FUNCTION k8sRoleRulesText AS (rules) ->
+    arrayStringConcat(arrayMap(r -> concat(arrayStringConcat(k8sRuleVerbs(r), ','), ' on ',
+                                           arrayStringConcat(k8sRuleResources(r), ',')), rules), '; ');

@@ -14,12 +14,8 @@
 -- param resources: Array(String) = ['pods/exec', 'pods/attach', 'pods/portforward', 'nodes/proxy', 'pods/*', 'nodes/*']
 -- enabled: true
 WITH
-    -- the role after the change: the response when logged, else the request (create/update send it whole)
-    if(JSONHas(rawLog, 'responseObject', 'rules'), JSONExtractArrayRaw(rawLog, 'responseObject', 'rules'),
-       JSONExtractArrayRaw(rawLog, 'requestObject', 'rules')) AS rules,
-    (r -> JSONExtract(r, 'verbs', 'Array(String)')) AS verbsOf,
-    (r -> JSONExtract(r, 'resources', 'Array(String)')) AS resourcesOf,
-    arrayFilter(r -> hasAny(resourcesOf(r), {resources:Array(String)}), rules) AS hits
+    k8sRoleRules(rawLog) AS rules,
+    arrayFilter(r -> hasAny(k8sRuleResources(r), {resources:Array(String)}), rules) AS hits
 SELECT
     eventTime,
     [eventID] AS eventIDs,
@@ -30,8 +26,7 @@ SELECT
     `objectRef.resource` AS resource,
     `objectRef.namespace` AS namespace,
     `objectRef.name` AS name,
-    arrayStringConcat(arrayMap(r -> concat(arrayStringConcat(verbsOf(r), ','), ' on ',
-                                           arrayStringConcat(resourcesOf(r), ',')), hits), '; ') AS detail
+    k8sRoleRulesText(hits) AS detail
 FROM kubernetes_audit_logs
 WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
   AND eventName IN ('create-clusterroles', 'create-roles', 'update-clusterroles', 'update-roles', 'patch-clusterroles', 'patch-roles')

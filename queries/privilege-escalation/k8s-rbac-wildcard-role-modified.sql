@@ -14,12 +14,8 @@
 -- param exclude_users: Array(String) = ['system:apiserver', 'system:serviceaccount:kube-system:clusterrole-aggregation-controller']
 -- enabled: true
 WITH
-    -- the role after the change: the response when logged, else the request (create/update send it whole)
-    if(JSONHas(rawLog, 'responseObject', 'rules'), JSONExtractArrayRaw(rawLog, 'responseObject', 'rules'),
-       JSONExtractArrayRaw(rawLog, 'requestObject', 'rules')) AS rules,
-    (r -> JSONExtract(r, 'verbs', 'Array(String)')) AS verbsOf,
-    (r -> JSONExtract(r, 'resources', 'Array(String)')) AS resourcesOf,
-    arrayFilter(r -> has(verbsOf(r), '*') OR has(resourcesOf(r), '*'), rules) AS hits
+    k8sRoleRules(rawLog) AS rules,
+    arrayFilter(r -> has(k8sRuleVerbs(r), '*') OR has(k8sRuleResources(r), '*'), rules) AS hits
 SELECT
     eventTime,
     [eventID] AS eventIDs,
@@ -30,8 +26,7 @@ SELECT
     `objectRef.resource` AS resource,
     `objectRef.namespace` AS namespace,
     `objectRef.name` AS name,
-    arrayStringConcat(arrayMap(r -> concat(arrayStringConcat(verbsOf(r), ','), ' on ',
-                                           arrayStringConcat(resourcesOf(r), ',')), hits), '; ') AS detail
+    k8sRoleRulesText(hits) AS detail
 FROM kubernetes_audit_logs
 WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
   AND eventName IN ('update-clusterroles', 'update-roles', 'patch-clusterroles', 'patch-roles')
