@@ -62,12 +62,8 @@ def warehouse(dsn: str) -> Iterator[Warehouse]:
 
 def summary_line(r: Result, sources: int) -> str:
     rate = r.events / r.seconds if r.seconds else 0.0
-    line = (f"loaded {sources} source(s): {r.events} events, {r.rejects} rejects, {r.size} bytes "
+    return (f"loaded {sources} source(s): {r.events} events, {r.rejects} rejects, {r.size} bytes "
             f"in {r.seconds:.1f}s ({rate:,.0f} events/s)")
-    if r.expired:
-        line += (f"; {r.expired} events were older than --ttl-days and expired at once "
-                 f"(load with --ttl-days 0 to keep them)")
-    return line
 
 
 @app.command()

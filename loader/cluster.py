@@ -38,6 +38,8 @@ MIGRATIONS = ("CREATE TABLE IF NOT EXISTS schema_migrations (file String, sha256
 
 _CREATE = re.compile(r"^CREATE\s+(?:OR\s+REPLACE\s+)?(?P<kind>TABLE|MATERIALIZED\s+VIEW|VIEW|DICTIONARY|FUNCTION)\s+"
                      r"(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\w+)", re.I | re.M)
+# Statements that upgrade what exists: dropping the objects that hold no data, altering tables.
+_CHANGE = re.compile(r"^(?P<verb>DROP\s+(?:TABLE|VIEW)\s+IF\s+EXISTS|ALTER\s+TABLE)\s+(?P<name>\w+)", re.I | re.M)
 _ENGINE = re.compile(r"ENGINE\s*=\s*(?P<engine>\w*MergeTree)(?:\((?P<args>[^()]*)\))?", re.I)
 _SETTINGS = re.compile(r"\bSETTINGS\s+non_replicated_deduplication_window\s*=\s*\d+", re.I)
 
@@ -55,6 +57,12 @@ def _replicated(stmt: str, path: str) -> str:
 def cluster_statement(stmt: str, cluster: str) -> list[str]:
     """One schema statement in its cluster form (a sharded table becomes two statements)."""
     m = _CREATE.search(stmt)
+    if not m and (c := _CHANGE.search(stmt)):
+        name = c.group("name")
+        if c.group("verb").upper().startswith("ALTER") and name in SHARDED:
+            name += "_local"  # the Distributed table holds no data: its shards' tables change
+        sync = " SYNC" if c.group("verb").upper().startswith("DROP") else ""
+        return [stmt[:c.start("name")] + name + f" ON CLUSTER `{cluster}`" + stmt[c.end():] + sync]
     if not m:
         raise ValueError(f"no cluster form for a statement that creates no object: {stmt[:80]!r}")
     name, on = m.group("name"), f" ON CLUSTER `{cluster}`"
@@ -79,22 +87,20 @@ def cluster_schema(cluster: str) -> list[tuple[str, list[str]]]:
 
 def apply_cluster(wh: Warehouse, cluster: str, force: bool = False) -> list[str]:
     """Create every object on every node of the cluster; record the files as `apply_schema` does, so
-    `ensure_schema` on any node sees the schema as applied. Views of a changed file are recreated."""
+    `ensure_schema` on any node sees the schema as applied. As there, a changed file is re-run with
+    every file after it."""
     found = wh.rows("SELECT count() FROM system.clusters WHERE cluster = {c:String}", {"c": cluster})[0][0]
     if not found:
         raise ValueError(f"the server knows no cluster named {cluster!r} (see system.clusters / remote_servers)")
     (_, [migrations]), *files = cluster_schema(cluster)
     wh.command(migrations)
-    done = dict(wh.rows("SELECT file, argMax(sha256, appliedAt) FROM schema_migrations GROUP BY file"))
-    applied = []
+    done = dict(wh.rows("SELECT file, sha256 FROM schema_migrations FINAL"))
+    applied: list[str] = []
     for f, (name, stmts) in zip(schema_files(), files):
         digest = hashlib.sha256(f.read_bytes()).hexdigest()
-        if not force and done.get(name) == digest:
+        if not force and not applied and done.get(name) == digest:
             continue
         for stmt in stmts:
-            m = _CREATE.search(stmt)
-            if name in done and m and m.group("kind").upper().startswith("MATERIALIZED"):
-                wh.command(f"DROP VIEW IF EXISTS {m.group('name')} ON CLUSTER `{cluster}` SYNC")
             wh.command(stmt)
         wh.command("INSERT INTO schema_migrations (file, sha256) VALUES ({f:String}, {d:String})", {"f": name, "d": digest})
         applied.append(name)

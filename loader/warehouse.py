@@ -28,7 +28,6 @@ DEFAULT_DSN = f"chdb://{DEFAULT_HOME / 'warehouse'}"
 # Settings for inserts into the ingest table: deduplicate every target of the materialized views by
 # the chunk's token, and fail rather than half-insert.
 _INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1, "insert_deduplicate": 1}
-_MV = re.compile(r"CREATE\s+MATERIALIZED\s+VIEW\s+IF\s+NOT\s+EXISTS\s+(\w+)", re.I)
 
 
 class WarehouseError(Exception):
@@ -98,21 +97,21 @@ class Warehouse:
     def apply_schema(self, force: bool = False) -> list[str]:
         """Create or upgrade every object in schema/, idempotently; return the files applied.
 
-        Tables use CREATE ... IF NOT EXISTS. A materialized view whose file changed is dropped and
-        created again (views hold no data: they write TO tables).
+        Every file can be re-run: tables are created IF NOT EXISTS and changed by ALTERs, the objects
+        that hold no data (Null tables, views, functions) are dropped and created again. A changed file
+        is re-run with every file after it, since later files build on what it recreates.
         """
         self.command("CREATE TABLE IF NOT EXISTS schema_migrations (file String, sha256 String, "
                      "appliedAt DateTime DEFAULT now()) ENGINE = ReplacingMergeTree(appliedAt) ORDER BY file")
-        done = dict(self.client.query("SELECT file, argMax(sha256, appliedAt) FROM schema_migrations GROUP BY file").result_rows)
-        applied = []
+        # FINAL keeps the newest row of a file, the last inserted when two share a second
+        done = dict(self.rows("SELECT file, sha256 FROM schema_migrations FINAL"))
+        applied: list[str] = []
         for f in schema_files():
             text = f.read_text()
             digest = hashlib.sha256(text.encode()).hexdigest()
-            if not force and done.get(f.name) == digest:
+            if not force and not applied and done.get(f.name) == digest:
                 continue
             for stmt in statements(text):
-                if f.name in done and (m := _MV.search(stmt)):
-                    self.command(f"DROP VIEW IF EXISTS {m.group(1)}")
                 self.command(stmt)
             self.client.insert("schema_migrations", [[f.name, digest]], column_names=["file", "sha256"])
             applied.append(f.name)
@@ -157,11 +156,11 @@ class Warehouse:
         except ClickHouseError as exc:
             raise WarehouseError(f"insert failed: {explain(exc, self.dsn)}") from exc
 
-    def chunk_counts(self, token: str) -> tuple[int, int, int]:
-        """(events, rejects, expired) that the chunk with this token produced."""
-        row = self.rows("SELECT sum(events), sum(rejects), sum(expired) FROM ingest_chunks WHERE token = {t:String}",
+    def chunk_counts(self, token: str) -> tuple[int, int]:
+        """(events, rejects) that the chunk with this token produced."""
+        row = self.rows("SELECT sum(events), sum(rejects) FROM ingest_chunks WHERE token = {t:String}",
                         {"t": token})[0]
-        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+        return int(row[0] or 0), int(row[1] or 0)
 
     def record_ledger(self, *, workspace: str, source_id: str, source: str, identity: str, size: int,
                       events: int, rejects: int, chunks: int, status: str, error: str,

@@ -89,5 +89,9 @@ CREATE TABLE IF NOT EXISTS kubernetes_audit_logs
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(eventTime)
 ORDER BY (workspaceID, eventName, eventTime, id)
-TTL eventTime + toIntervalDay(sourceTTL) WHERE sourceTTL > 0
+-- retention runs from when the event was loaded, so an archive loaded today is kept sourceTTL days
+TTL receivedAt + toIntervalDay(sourceTTL) WHERE sourceTTL > 0
 SETTINGS non_replicated_deduplication_window = 10000;
+
+-- 0.1.0 counted retention from eventTime, which dropped archives at insert
+ALTER TABLE kubernetes_audit_logs MODIFY TTL receivedAt + toIntervalDay(sourceTTL) WHERE sourceTTL > 0;

@@ -29,9 +29,10 @@ CREATE TABLE IF NOT EXISTS ingest_chunks
     chunk UInt32,
     events UInt64,
     rejects UInt64,
-    expired UInt64,          -- events already past their sourceTTL when loaded (dropped by the TTL)
     insertedAt DateTime DEFAULT now()
 )
 ENGINE = MergeTree
 ORDER BY (token, chunk)
 SETTINGS non_replicated_deduplication_window = 10000;
+-- 0.1.0 counted events that its eventTime-based TTL dropped at once; retention now runs from receivedAt
+ALTER TABLE ingest_chunks DROP COLUMN IF EXISTS expired;

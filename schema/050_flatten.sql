@@ -1,22 +1,11 @@
--- Stage 3a: the flattening transform. Every valid event becomes one row of kubernetes_audit_logs,
--- each column filled as ../shared/contract/kubernetes_audit_logs.md says. The event JSON is parsed
--- once into a named tuple (_e); "effective user" = impersonatedUser when present, else user.
-CREATE MATERIALIZED VIEW IF NOT EXISTS kubernetes_audit_logs_mv
+-- The flattening: every event of kubernetes_audit_logs_ingest_events (040_ingest.sql) becomes one row
+-- of kubernetes_audit_logs, each column filled as ../shared/contract/kubernetes_audit_logs.md says,
+-- from the event's named tuple (e) parsed there: no JSON is parsed here.
+-- "Effective user" = impersonatedUser when present, else user.
+CREATE MATERIALIZED VIEW kubernetes_audit_logs_mv
 TO kubernetes_audit_logs AS
 WITH
-    JSONExtract(event, 'Tuple(
-        kind String, apiVersion String, level String, auditID String, stage String,
-        requestURI String, verb String,
-        user Tuple(username String, uid String, groups Array(String), extra Map(String, Array(String))),
-        impersonatedUser Tuple(username String, groups Array(String)),
-        sourceIPs Array(String), userAgent String,
-        objectRef Tuple(resource String, namespace String, name String, uid String,
-                        apiGroup String, apiVersion String, subresource String),
-        responseStatus Tuple(code Int64, status String, reason String, message String),
-        requestObject Tuple(metadata Tuple(name String), roleRef Tuple(kind String, name String)),
-        responseObject Tuple(metadata Tuple(name String), roleRef Tuple(kind String, name String)),
-        requestReceivedTimestamp String, stageTimestamp String,
-        annotations Map(String, String))') AS _e,
+    e AS _e,
     _e.objectRef.resource AS _res,
     _e.objectRef.subresource AS _sub,
     _e.objectRef.namespace AS _ns,
@@ -27,18 +16,13 @@ WITH
     if(_e.impersonatedUser.username != '', _e.impersonatedUser.groups, _e.user.groups) AS _effGroups,
     _e.sourceIPs[1] AS _ip,
     ipIntel(_ip) AS _src,  -- IP databases (046_ip_intel.sql) looked up at insert
-    -- envelope times: ISO text, epoch seconds, or epoch milliseconds (CloudWatch)
-    (t -> if(match(t, '^[0-9]+(\\.[0-9]+)?$'),
-             if(toFloat64OrZero(t) > 100000000000, toDateTime64(toFloat64OrZero(t) / 1000, 6, 'UTC'), toDateTime64(toFloat64OrZero(t), 6, 'UTC')),
-             parseDateTime64BestEffortOrNull(t, 6, 'UTC'))) AS _parse,
     if(_res IN ('rolebindings', 'clusterrolebindings'),
        if(_e.requestObject.roleRef.name != '', _e.requestObject.roleRef, _e.responseObject.roleRef),
        CAST(('', ''), 'Tuple(kind String, name String)')) AS _roleRef,
     multiIf(_e.objectRef.name != '', _e.objectRef.name,
             _e.responseObject.metadata.name != '', _e.responseObject.metadata.name,
             _e.requestObject.metadata.name) AS _name,
-    _group IN ('', 'core') AS _core,
-    JSONExtractRaw(envKubernetes, 'labels') AS _labels
+    _group IN ('', 'core') AS _core
 SELECT
     workspaceID,
     sourceID,
@@ -92,9 +76,9 @@ SELECT
     multiIf(_res = '', '', _group != '', _group, 'core') AS serviceName,
     _verb IN ('get', 'list', 'watch') AS readOnly,
     event AS rawLog,
-    toDateTime(coalesce(_parse(envDate), eventTime)) AS date,
+    toDateTime(coalesce(k8sEnvTime(envDate), eventTime)) AS date,
     envStream AS stream,
-    toDateTime(coalesce(_parse(envTime), eventTime)) AS time,
+    toDateTime(coalesce(k8sEnvTime(envTime), eventTime)) AS time,
     _e.kind AS kind,
     _e.apiVersion AS apiVersion,
     _e.level AS level,
@@ -110,21 +94,21 @@ SELECT
     _ns AS `objectRef.namespace`,
     _e.objectRef.name AS `objectRef.name`,
     _ver AS `objectRef.apiVersion`,
-    JSONExtractRaw(event, 'responseStatus', 'metadata') AS `responseStatus.metadata`,
+    _e.responseStatus.metadata AS `responseStatus.metadata`,
     _e.responseStatus.code AS `responseStatus.code`,
     _e.requestReceivedTimestamp AS requestReceivedTimestamp,
     _e.stageTimestamp AS stageTimestamp,
     _e.annotations['authorization.k8s.io/decision'] AS `annotations.authorization.k8s.io.decision`,
     _e.annotations['authorization.k8s.io/reason'] AS `annotations.authorization.k8s.io.reason`,
-    if(envPod != '', envPod, JSONExtractString(envKubernetes, 'pod_name')) AS `kubernetes.pod_name`,
-    JSONExtractString(envKubernetes, 'namespace_name') AS `kubernetes.namespace_name`,
-    JSONExtractString(envKubernetes, 'pod_id') AS `kubernetes.pod_id`,
-    JSONExtractString(_labels, 'component') AS `kubernetes.labels.component`,
-    JSONExtractString(_labels, 'tier') AS `kubernetes.labels.tier`,
-    JSONExtractString(envKubernetes, 'host') AS `kubernetes.host`,
-    JSONExtractString(envKubernetes, 'container_name') AS `kubernetes.container_name`,
-    JSONExtractString(envKubernetes, 'docker_id') AS `kubernetes.docker_id`,
-    JSONExtractString(envKubernetes, 'container_hash') AS `kubernetes.container_hash`,
-    JSONExtractString(envKubernetes, 'container_image') AS `kubernetes.container_image`
+    if(envPod != '', envPod, envKubernetes.pod_name) AS `kubernetes.pod_name`,
+    envKubernetes.namespace_name AS `kubernetes.namespace_name`,
+    envKubernetes.pod_id AS `kubernetes.pod_id`,
+    envKubernetes.labels.component AS `kubernetes.labels.component`,
+    envKubernetes.labels.tier AS `kubernetes.labels.tier`,
+    envKubernetes.host AS `kubernetes.host`,
+    envKubernetes.container_name AS `kubernetes.container_name`,
+    envKubernetes.docker_id AS `kubernetes.docker_id`,
+    envKubernetes.container_hash AS `kubernetes.container_hash`,
+    envKubernetes.container_image AS `kubernetes.container_image`
 FROM kubernetes_audit_logs_ingest_events
 WHERE reason = '';

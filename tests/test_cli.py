@@ -52,10 +52,15 @@ def test_stdin_loads_and_reloading_adds_nothing(tmp_path):
     assert q.stdout.strip() == b"37"
 
 
-def test_old_events_with_a_ttl_are_reported_not_silently_dropped(tmp_path):
-    p = run("load", str(FALCO / "exec_pod.json"), dsn=f"chdb://{tmp_path / 'wh'}")
-    assert p.returncode == 0
-    assert "1 events were older than --ttl-days" in p.stderr.decode().replace("\n", " ")
+def test_an_archive_loads_with_the_default_retention(tmp_path):
+    """Retention runs from receivedAt: years-old events are kept sourceTTL days, not dropped at insert."""
+    dsn = f"chdb://{tmp_path / 'wh'}"
+    p = run("load", str(FALCO / "exec_pod.json"), dsn=dsn)
+    assert p.returncode == 0 and "1 events, 0 rejects" in p.stderr.decode()
+    run("sql", "OPTIMIZE TABLE kubernetes_audit_logs FINAL", dsn=dsn)  # a merge applies TTLs
+    q = run("sql", "SELECT count(), any(sourceTTL), any(toYear(eventTime)) < toYear(now()) "
+            "FROM kubernetes_audit_logs", "--format", "TSV", dsn=dsn)
+    assert q.stdout.split() == [b"1", b"365", b"1"]
 
 
 def test_unreadable_input_is_an_error(tmp_path):
