@@ -2,15 +2,17 @@
 
 The format is told from the first bytes, never from a name: gzip (every member of a multi-member
 file, as Firehose writes them), zstd (every frame), bzip2 (every stream) or plain. A UTF-8 BOM at the
-start of the decoded text is dropped.
+start of the decoded text is dropped. Memory does not grow with the decompressed size: every
+decompressor call gives a bounded output, so a bomb of a few KB comes out about BLOCK bytes at a time.
 """
 
 from __future__ import annotations
 
 import bz2
+import re
 import zlib
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO
 
 import zstandard
 
@@ -19,10 +21,29 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 BZIP2_MAGIC = b"BZh"
 BOM = b"\xef\xbb\xbf"
+# Input is fed STEP bytes at a time so that unused_data and unconsumed_tail, copies of the input not
+# yet used, stay small however many members a block holds. zstd's decompressobj has no max_length,
+# but a 4-byte RLE block expands to at most 128 KiB: 128 input bytes give at most about BLOCK.
+STEP = 64 * 1024
+ZSTD_STEP = 128
+_NULS = re.compile(rb"\x00*")
+_ERRORS = (zlib.error, OSError, EOFError, zstandard.ZstdError)
 
 
 class DecodeError(Exception):
     """The bytes claim a compression format but cannot be decompressed."""
+
+
+class ReadError(Exception):
+    """Reading the source failed (disk, network): not the data's fault, so no reject; the load fails.
+    Kept apart from OSError, which the decompressors also raise for damaged data."""
+
+
+def _read(stream: BinaryIO) -> bytes:
+    try:
+        return stream.read(BLOCK)
+    except OSError as exc:
+        raise ReadError(f"reading the source failed: {exc}") from exc
 
 
 def sniff(head: bytes) -> str:
@@ -38,70 +59,87 @@ def sniff(head: bytes) -> str:
 def _raw_blocks(stream: BinaryIO, first: bytes) -> Iterator[bytes]:
     if first:
         yield first
-    while block := stream.read(BLOCK):
+    while block := _read(stream):
         yield block
 
 
-def _multi_member(blocks: Iterator[bytes], new) -> Iterator[bytes]:
-    """Decompress concatenated members (gzip) or streams (bzip2): each one's unused_data starts the next."""
+def _inflate_gzip(decoder: Any, data: memoryview) -> Iterator[bytes]:
+    out = decoder.decompress(data, BLOCK)
+    yield out
+    # a full output can leave more to come even when all the input was taken
+    while not decoder.eof and (decoder.unconsumed_tail or len(out) == BLOCK):
+        out = decoder.decompress(decoder.unconsumed_tail, BLOCK)
+        yield out
+
+
+def _inflate_bzip2(decoder: Any, data: memoryview) -> Iterator[bytes]:
+    yield decoder.decompress(data, BLOCK)
+    while not decoder.eof and not decoder.needs_input:  # the input it holds has more output to give
+        yield decoder.decompress(b"", BLOCK)
+
+
+def _inflate_zstd(decoder: Any, data: memoryview) -> Iterable[bytes]:
+    return (decoder.decompress(data),)
+
+
+def _members(blocks: Iterable[bytes], new: Callable[[], Any], step: int,
+             inflate: Callable[[Any, memoryview], Iterable[bytes]]) -> Iterator[bytes]:
+    """Decompress concatenated members (gzip), streams (bzip2) or frames (zstd): each one's unused_data
+    starts the next."""
     decoder, fed = new(), False
     for block in blocks:
-        data = block
-        while data:
-            out = decoder.decompress(data)
-            fed = True
-            if out:
-                yield out
-            if not decoder.eof:
-                break
-            data = decoder.unused_data
-            decoder, fed = new(), False
-            if not data.strip(b"\x00"):
-                break  # NUL padding after the last member is ignored, as gzip(1) does
+        view = memoryview(block)
+        for i in range(0, len(view), step):
+            data = view[i:i + step]
+            while data:
+                if not fed and _NULS.fullmatch(data):
+                    break  # NUL padding after the last member is ignored, as gzip(1) does
+                fed = True
+                yield from inflate(decoder, data)
+                data = b""
+                if decoder.eof:
+                    data, decoder, fed = decoder.unused_data, new(), False
     if fed and not decoder.eof:
         raise DecodeError("the compressed stream ends in the middle of a member")
 
 
+def _gather(pieces: Iterable[bytes], kind: str) -> Iterator[bytes]:
+    """Join decompressed pieces into blocks of about BLOCK (zstd's come a few KiB at a time). On damage,
+    what decoded before it is yielded first, then DecodeError is raised."""
+    pending: list[bytes] = []
+    held = 0
+    try:
+        for piece in pieces:
+            if held + len(piece) > BLOCK and pending:
+                yield b"".join(pending)
+                pending, held = [], 0
+            pending.append(piece)
+            held += len(piece)
+    except (DecodeError, *_ERRORS) as exc:
+        yield b"".join(pending)
+        if isinstance(exc, DecodeError):
+            raise
+        raise DecodeError(f"undecodable {kind} data: {exc}") from exc
+    yield b"".join(pending)
+
+
 def decode(stream: BinaryIO) -> Iterator[bytes]:
-    """Yield decompressed blocks of `stream`; raise DecodeError on corrupt compressed input."""
-    head = stream.read(BLOCK)
+    """Yield decompressed blocks of `stream`, each of at most about BLOCK bytes; raise DecodeError on
+    corrupt compressed input."""
+    head = _read(stream)
     kind = sniff(head)
     blocks = _raw_blocks(stream, head)
-    try:
-        if kind == "gzip":
-            out = _multi_member(blocks, lambda: zlib.decompressobj(wbits=31))
-        elif kind == "bzip2":
-            out = _multi_member(blocks, bz2.BZ2Decompressor)
-        elif kind == "zstd":
-            reader = zstandard.ZstdDecompressor().stream_reader(_BlockReader(blocks), read_across_frames=True)
-            out = iter(lambda: reader.read(BLOCK), b"")
-        else:
-            out = blocks
-        first = True
-        for block in out:
-            if first:
-                block = block.removeprefix(BOM)
-                first = False
-            if block:
-                yield block
-    except (zlib.error, OSError, EOFError, zstandard.ZstdError) as exc:
-        raise DecodeError(f"undecodable {kind} data: {exc}") from exc
-
-
-class _BlockReader:
-    """A file-like view of an iterator of blocks, for zstandard's stream_reader."""
-
-    def __init__(self, blocks: Iterator[bytes]):
-        self._blocks = blocks
-        self._buf = b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buf) < size:
-            block = next(self._blocks, None)
-            if block is None:
-                break
-            self._buf += block
-        if size < 0:
-            size = len(self._buf)
-        out, self._buf = self._buf[:size], self._buf[size:]
-        return out
+    if kind == "gzip":
+        pieces = _members(blocks, lambda: zlib.decompressobj(wbits=31), STEP, _inflate_gzip)
+    elif kind == "bzip2":
+        pieces = _members(blocks, bz2.BZ2Decompressor, STEP, _inflate_bzip2)
+    elif kind == "zstd":
+        pieces = _members(blocks, zstandard.ZstdDecompressor().decompressobj, ZSTD_STEP, _inflate_zstd)
+    else:
+        pieces = blocks
+    first = True
+    for block in _gather(pieces, kind):
+        if first:
+            block, first = block.removeprefix(BOM), False
+        if block:
+            yield block

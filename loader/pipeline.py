@@ -9,12 +9,14 @@ up to the chunk's end, so the same content loads once whatever its path.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import time
 from itertools import chain
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
 
@@ -23,6 +25,8 @@ from .redact import cut_bodies, redact_unit
 from .units import DEFAULT_MAX_UNIT, Unit, split_units
 from .warehouse import Warehouse
 
+T = TypeVar("T")
+_END = object()
 CHUNK_UNITS = 50_000
 CHUNK_BYTES = 64 * 1024 * 1024
 
@@ -96,9 +100,45 @@ class _Guard:
                        f"undecodable compression: {self.error}")
 
 
+def _ahead(items: Iterator[T]) -> Iterator[T]:
+    """The items of an iterator made by a thread one item ahead: reading, decoding and splitting the next
+    chunk (Python) runs while ClickHouse inserts this one (chDB and the HTTP client release the GIL)."""
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                ready.put((True, item))
+                if stop.is_set():
+                    return
+            ready.put((True, _END))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            ready.put((False, exc))
+
+    threading.Thread(target=produce, daemon=True, name="loader-read").start()
+    try:
+        while True:
+            ok, item = ready.get()
+            if not ok:
+                raise item
+            if item is _END:
+                return
+            yield item
+    finally:  # the consumer stopped early (an error): unblock the producer so that its thread ends
+        stop.set()
+        try:
+            ready.get_nowait()
+        except queue.Empty:
+            pass
+
+
 def _redacted(u: Unit) -> Unit:
-    # A unit cut for being too large may be a Secret whose objectRef came after the cut: it keeps no bodies.
-    u.text = cut_bodies(u.text) if u.size else redact_unit(u.text)
+    # a unit cut for being too large cannot be parsed: if it mentions secrets anywhere, it keeps no bodies
+    if not u.size:
+        u.text = redact_unit(u.text)
+    elif u.sensitive:
+        u.text = cut_bodies(u.text)
     return u
 
 
@@ -158,32 +198,46 @@ def load_stream(wh: Warehouse, name: str, stream: BinaryIO, settings: Settings, 
                          identity=identity, size=size or 0, events=0, rejects=0, chunks=0,
                          status="loading", error="", started=started, finished=None)
 
-    def send(chunk: list[Unit]) -> None:
-        if not identity:
-            for u in chunk:
-                scope.update(u.text)
-        token = f"{scope.hexdigest()[:32]}:{result.chunks}"
-        received = int(time.time())
-        wh.insert_units(_table(chunk, settings, name, token, result.chunks, received), token)
-        events, rejects = wh.chunk_counts(token)
-        result.events += events
-        result.rejects += rejects
-        result.chunks += 1
-        if on_chunk:
-            on_chunk(result)
+    def tables() -> Iterator[tuple[str, pa.Table]]:
+        guard = _Guard(decode(counting))
+        units = split_units(guard, settings.max_unit)
+        if settings.redact:
+            units = map(_redacted, units)
+        for number, chunk in enumerate(_chunks(chain(units, guard.reject(counting)),
+                                               settings.chunk_units, settings.chunk_bytes)):
+            if not identity:
+                for u in chunk:
+                    scope.update(u.text)
+            token = f"{scope.hexdigest()[:32]}:{number}"
+            yield token, _table(chunk, settings, name, token, number, int(time.time()))
 
-    guard = _Guard(decode(counting))
-    units = split_units(guard, settings.max_unit)
-    if settings.redact:
-        units = map(_redacted, units)
-    for chunk in _chunks(chain(units, guard.reject(counting)), settings.chunk_units, settings.chunk_bytes):
-        send(chunk)
+    def ledger(status: str, error: str = "") -> None:
+        wh.record_ledger(workspace=settings.workspace, source_id=settings.source_id, source=name,
+                         identity=result.identity or "partial-sha256:" + counting.sha256.hexdigest(),
+                         size=counting.size,
+                         events=result.events, rejects=result.rejects, chunks=result.chunks, status=status,
+                         error=error, started=started, finished=datetime.now(timezone.utc))
+
+    try:
+        for token, table in _ahead(tables()):
+            wh.insert_units(table, token)
+            events, rejects = wh.chunk_counts(token)
+            result.events += events
+            result.rejects += rejects
+            result.chunks += 1
+            if on_chunk:
+                on_chunk(result)
+    except BaseException as exc:
+        # whatever stopped the load, the ledger says what of the object was committed and why it stopped
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        try:
+            ledger(status, f"{type(exc).__name__}: {exc}" if status == "failed" else "interrupted")
+        except WarehouseError:
+            pass  # the warehouse itself failed: the error that reaches the caller says so
+        raise
     result.size = counting.size
     if not identity:
         result.identity = "sha256:" + counting.sha256.hexdigest()
     result.seconds = time.monotonic() - t0
-    wh.record_ledger(workspace=settings.workspace, source_id=settings.source_id, source=name,
-                     identity=result.identity, size=result.size, events=result.events, rejects=result.rejects,
-                     chunks=result.chunks, status="done", error="", started=started,
-                     finished=datetime.now(timezone.utc))
+    ledger("done")
     return result

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .decode import ReadError
 from .metrics import Metrics, serve
 from .notifications import NotificationError, ObjectRef, parse
 from .pipeline import Settings, load_stream
@@ -314,7 +315,7 @@ class Poller:
                                  rejects=0, chunks=0, status="failed", error=f"{code}: {exc}", started=started,
                                  finished=datetime.now(timezone.utc))
             return False
-        except BotoCoreError as exc:  # connection dropped mid-object: the redelivery loads it
+        except (BotoCoreError, ReadError) as exc:  # connection dropped mid-object: the redelivery loads it
             log.error("reading %s failed, message left for retry: %s", source, exc,
                       extra={"event": "object_failed", "bucket": ref.bucket, "key": ref.key})
             return False

@@ -4,7 +4,7 @@ Python does not parse events. Line-delimited input (the common case) is split on
 line is handed to ClickHouse as it is. Anything else (pretty-printed JSON, values concatenated on
 one line as Firehose writes CloudWatch payloads, garbage) goes through a string-aware bracket
 scanner that finds where each value ends. Whether a unit is valid JSON, an envelope or an event is
-decided in SQL (schema/045_ingest_events.sql); every byte that is not whitespace ends up in a unit.
+decided in SQL (schema/040_ingest.sql); every byte that is not whitespace ends up in a unit.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ REJECT_CAP = 1024 * 1024
 # Strings never span lines: a raw newline cannot occur inside a valid JSON string.
 _TOKEN = re.compile(rb'(?P<s>"(?:[^"\\\n]|\\.)*")|(?P<u>"(?:[^"\\\n]|\\.)*\\?\Z)|[{}\[\]]')
 _NOT_SPACE = re.compile(rb"\S")
-_GARBAGE_END = re.compile(rb"[{\[\n]")
+_BLANKS = re.compile(rb"[ \t\r\n]*")
 _OPEN = frozenset(b"{[")
 
 
@@ -33,13 +33,55 @@ class Unit:
     reason: str = ""   # set when the loader itself rejects the unit (too large)
     size: int = 0      # original size when text was truncated
     sha256: str = ""   # original SHA-256 when text was truncated
+    sensitive: bool = False  # a truncated unit that mentions secrets or tokens anywhere, kept part or not
+
+
+_SENSITIVE = (b"secrets", b"serviceaccounts")
+
+
+def _sensitive(text: bytes) -> bool:
+    return any(w in text for w in _SENSITIVE)
+
+
+class _Oversized:
+    """A line over the limit, read on to its end in bounded memory: it becomes one reject, whose size and
+    SHA-256 cover all of it, and nothing of its rest is mistaken for units of its own (that rest may be
+    the values of a Secret list whose objectRef came first)."""
+
+    def __init__(self, text: bytes, line: int, offset: int, max_unit: int):
+        self.head, self.line, self.offset, self.max_unit = text[:REJECT_CAP], line, offset, max_unit
+        self.sha, self.size, self.tail = hashlib.sha256(), 0, b""
+        self.sensitive = False
+        self.add(text)
+
+    def add(self, data: bytes) -> None:
+        self.sha.update(data)
+        self.size += len(data)
+        self.sensitive = self.sensitive or _sensitive(self.tail + data[:64]) or _sensitive(data)
+        self.tail = data[-16:]
+
+    def unit(self) -> Unit:
+        return Unit(self.head, self.line, self.offset, f"too large: {self.size} bytes, the limit is {self.max_unit}",
+                    self.size, self.sha.hexdigest(), self.sensitive)
 
 
 def _unit(text: bytes, line: int, offset: int, max_unit: int) -> Unit:
     if len(text) <= max_unit:
         return Unit(text, line, offset)
     return Unit(text[:REJECT_CAP], line, offset, f"too large: {len(text)} bytes, the limit is {max_unit}",
-                len(text), hashlib.sha256(text).hexdigest())
+                len(text), hashlib.sha256(text).hexdigest(), _sensitive(text))
+
+
+def _garbage_end(buf: bytes, i: int, end: int) -> int:
+    """Where non-JSON text ends: the first newline or opening bracket in buf[i:end], or -1. bytes.find
+    is far faster than a regex over a long run (a bomb's NULs); brackets are looked for only up to the
+    newline, so a short garbage line costs little."""
+    j = buf.find(b"\n", i, end)
+    for c in b"{[":
+        k = buf.find(c, i, end if j < 0 else j)
+        if k >= 0:
+            j = k
+    return j
 
 
 def _scan(buf: bytes, start: int, end: int, final: bool) -> tuple[list[tuple[int, int]], int]:
@@ -55,10 +97,10 @@ def _scan(buf: bytes, start: int, end: int, final: bool) -> tuple[list[tuple[int
     while m := _NOT_SPACE.search(buf, i, end):
         i = m.start()
         if buf[i] not in _OPEN:
-            g = _GARBAGE_END.search(buf, i + 1, end)
-            if not g and not final:
+            j = _garbage_end(buf, i + 1, end)
+            if j < 0 and not final:
                 return spans, i
-            j = g.start() if g else end
+            j = end if j < 0 else j
             spans.append((i, j))
             i = j
             continue
@@ -100,32 +142,65 @@ def split_units(blocks: Iterable[bytes], max_unit: int = DEFAULT_MAX_UNIT) -> It
     buf = b""
     line = 1          # line number at buf[pos]
     base = 0          # stream offset of buf[0]
+    held: list[bytes] = []  # blocks not joined to buf yet
+    waiting = 0       # when > 0, buf ends with that much of a unit whose line has no newline yet
+    over: _Oversized | None = None  # a line over the limit, still being read to its end
     it = iter(blocks)
     final = False
     while not final:
         block = next(it, None)
+        if over:
+            j = block.find(b"\n") if block is not None else -1
+            if block is not None:
+                over.add(block if j < 0 else block[:j])
+            if block is not None and j < 0:
+                base += len(block)
+                continue
+            yield over.unit()
+            over = None
+            if block is not None:
+                base, line, block = base + j + 1, line + 1, block[j + 1:]
         if block is None:
             final = True
         else:
-            buf += block
+            held.append(block)
+            if waiting and waiting + len(block) <= max_unit and b"\n" not in block:
+                # nothing in a line ends before its newline or the limit: join its blocks once, not one
+                # copy of the growing line per block
+                waiting += len(block)
+                continue
+        buf = b"".join([buf, *held])
+        held, waiting = [], 0
         pos, n = 0, len(buf)
         while pos < n:
-            nl = buf.find(b"\n", pos)
+            # blank lines are skipped in bulk, not one Python step each: pos goes to the start of the
+            # line holding the next byte that is not blank
+            s = _BLANKS.match(buf, pos, n).end()
+            start = buf.rfind(b"\n", pos, s) + 1
+            if start:
+                line += buf.count(b"\n", pos, start)
+                pos = start
+            if s == n:
+                pos = n  # a blank tail holds nothing
+                break
+            nl = buf.find(b"\n", s)
             if nl < 0:
-                if not final and n - pos <= max_unit:
+                if not final and n - s <= max_unit:  # the limit counts the unit, not blanks before it
+                    waiting = n - s
+                    break
+                if not final and _is_one_line_value(buf, s, n):
+                    # one value over the limit with no end in sight: read on to the line's end
+                    over = _Oversized(buf[s:n], line, base + s, max_unit)
+                    pos = n
                     break
                 nl = n
-            s, e = pos, nl
-            while s < e and buf[s] in b" \t\r":
-                s += 1
-            while e > s and buf[e - 1] in b" \t\r":
-                e -= 1
-            if s == e:
-                pos, line = nl + 1, line + 1
-                continue
+            e = nl
+            if buf[e - 1] in b" \t\r":  # trailing blanks (a CRLF's \r, or a long run) are stripped in C
+                e = s + len(buf[s:e].rstrip(b" \t\r"))
             if _is_one_line_value(buf, s, e):
                 yield _unit(buf[s:e], line, base + s, max_unit)
-                pos, line = nl + 1, line + 1
+                # a line cut at the limit (or the end) has no newline to step over
+                pos, line = (nl + 1, line + 1) if nl < n else (n, line)
                 continue
             # slow path: pretty-printed or concatenated values, or garbage; may span lines
             spans, consumed = _scan(buf, s, n, final)
@@ -137,8 +212,12 @@ def split_units(blocks: Iterable[bytes], max_unit: int = DEFAULT_MAX_UNIT) -> It
             line += buf.count(b"\n", at, consumed)
             pos = consumed
             if pos < n:
-                if n - pos > max_unit:
-                    # an open value already over the limit: reject what is held and carry on after it
+                if n - pos > max_unit and not final and buf.find(b"\n", pos, n) < 0:
+                    # an open value on one line, over the limit: it is rejected whole, to the line's end
+                    over = _Oversized(buf[pos:n], line, base + pos, max_unit)
+                    pos = n
+                elif n - pos > max_unit:
+                    # an open pretty-printed value already over the limit: reject what is held, carry on after it
                     yield _unit(buf[pos:n], line, base + pos, max_unit)
                     line += buf.count(b"\n", pos, n)
                     pos = n

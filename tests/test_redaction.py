@@ -484,6 +484,16 @@ def _():
     return _oversized("big-last", body_first=False)
 
 
+@shape(FAIL_CLOSED, "Secret list over the limit across read blocks, objectRef last")
+def _():
+    # a list response of ~9 MiB on one line: read in several 4 MiB blocks, its tail (values, then the
+    # objectRef that says secrets) must not become units of its own
+    e, values, marks = _labelled("list-big")
+    e["responseObject"] = {"kind": "SecretList", "items": [e["responseObject"]] * 20_000}
+    e = {"responseObject": e.pop("responseObject")} | e
+    return Case(line(e), values, outcome="reject", reason="too large", body_marks=marks, settings={"max_unit": 4096})
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # searching the warehouse
 
