@@ -3,7 +3,7 @@ normal file, in one run.
 
 Inputs, built here by streaming compressors (nothing holds the decompressed bytes):
 - gzip bomb: one gzip member of N GiB of zeros (default 2); it decodes to one line of NULs, which the
-  loader must reject in pieces of at most --max-unit-bytes (64 MiB) and finish;
+  loader must read to its end in bounded memory and reject once (over --max-unit-bytes), then finish;
 - bzip2 bomb and zstd bomb: the same zeros as one bzip2 stream and one zstd frame;
 - blank run: 1 GiB of newlines then one event, gzip'd (the event must load);
 - optionally a normal generated object of --normal-mib MiB (JSONL, uncompressed).
