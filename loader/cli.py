@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -12,6 +13,7 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from . import __version__
@@ -21,8 +23,17 @@ from .units import DEFAULT_MAX_UNIT
 from .cluster import apply_cluster, cluster_schema
 from .warehouse import DEFAULT_DSN, Warehouse, WarehouseError, redact_dsn, schema_files, statements
 
+# What a script can rely on (README "Exit codes"); typer itself exits 2 on usage errors and (0.29) 130 on Ctrl-C.
+EXIT_CODES = ("Exit codes:\n"
+              "0    success: every source loaded, every finding delivered\n"
+              "1    a source, rule or webhook delivery failed (the others still ran),\n"
+              "     or the warehouse is unreachable or refused a statement\n"
+              "2    usage error: unknown option, bad value\n"
+              "130  interrupted (Ctrl-C); `loader load` first prints what it committed")
+
 app = typer.Typer(help="Kubernetes audit logs into ClickHouse: load, hunt, detect.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
+                  epilog=EXIT_CODES, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
 schema_app = typer.Typer(help="The warehouse schema (schema/*.sql).", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 err = Console(stderr=True, soft_wrap=True)
@@ -41,8 +52,20 @@ SummaryFormat = Annotated[str, typer.Option("--format", help="summary: text or j
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"loader {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")] = False) -> None:
+    pass
 
 
 @contextmanager
@@ -62,11 +85,21 @@ def warehouse(dsn: str) -> Iterator[Warehouse]:
 
 def summary_line(r: Result, sources: int) -> str:
     rate = r.events / r.seconds if r.seconds else 0.0
-    return (f"loaded {sources} source(s): {r.events} events, {r.rejects} rejects, {r.size} bytes "
+    read, new = r.events + r.rejects, r.new_events + r.new_rejects
+    news = ("" if not read else ", all new" if new == read else ", 0 new (already loaded)" if not new
+            else f", {new} new ({read - new} already loaded)")
+    return (f"loaded {sources} source(s): {r.events} events, {r.rejects} rejects read{news}, {r.size} bytes "
             f"in {r.seconds:.1f}s ({rate:,.0f} events/s)")
 
 
-@app.command()
+def _reason(exc: Exception) -> str:
+    """Why a source did not load, without the path the line already names."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+@app.command(epilog=EXIT_CODES)
 def load(
     paths: Annotated[list[str], typer.Argument(help="files, directories, '-' for stdin, or s3://bucket/key")],
     dsn: Dsn = DEFAULT_DSN,
@@ -79,40 +112,74 @@ def load(
     fmt: SummaryFormat = "text",
 ) -> None:
     """Load audit logs from files, stdin or S3 (any envelope, any compression). Loading again adds nothing."""
+    if fmt not in ("text", "json"):
+        fail(f"--format: text or json, not {fmt!r}", 2)
     settings = Settings(workspace=workspace, source_id=source_id, ttl_days=ttl_days, cluster=cluster,
                         redact=redact, max_unit=max_unit_bytes)
     specs = expand(paths)
-    total = Result("total")
-    failed: list[str] = []
+    total, loaded = Result("total"), 0
+    failed: dict[str, str] = {}  # source -> why it did not load
+    partial: dict = {}  # the source being loaded: its Result as far as committed, and the bytes read
     t0 = time.monotonic()
     with warehouse(dsn) as wh, Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                                         TransferSpeedColumn(), TextColumn("{task.fields[counts]}"),
                                         TimeRemainingColumn(), console=err, disable=not err.is_terminal,
                                         transient=True) as progress:
-        for spec in specs:
-            try:
-                with open_source(spec) as src:
-                    task = progress.add_task(Path(src.name).name, total=src.size, counts="")
-                    r = load_stream(wh, src.name, src.stream, settings, identity=src.identity, size=src.size,
-                                    on_bytes=lambda n, t=task: progress.advance(t, n),
-                                    on_chunk=lambda r, t=task: progress.update(t, counts=f"{r.events} events, {r.rejects} rejects"))
-                    progress.remove_task(task)
-            except WarehouseError:
-                raise
-            except Exception as exc:  # unreadable source: say so, go on with the others
-                failed.append(spec)
-                err.print(f"[red]error:[/red] {spec}: {exc}")
-                continue
-            total.add(r)
-            if fmt == "json":
-                print(json.dumps(r.__dict__))
+        def on_bytes(n: int, task) -> None:
+            partial["size"] = partial.get("size", 0) + n
+            progress.advance(task, n)
+
+        def on_chunk(r: Result, task) -> None:
+            partial["result"] = r
+            progress.update(task, counts=f"{r.events} events, {r.rejects} rejects")
+
+        def add_partial() -> None:  # a source that stopped midway: what it committed counts
+            if r := partial.get("result"):
+                r.size = partial["size"]
+                total.add(r)
+
+        try:
+            for spec in specs:
+                partial.clear()
+                try:
+                    with open_source(spec) as src:
+                        task = progress.add_task(Path(src.name).name, total=src.size, counts="")
+                        r = load_stream(wh, src.name, src.stream, settings, identity=src.identity, size=src.size,
+                                        on_bytes=lambda n, t=task: on_bytes(n, t),
+                                        on_chunk=lambda r, t=task: on_chunk(r, t))
+                        progress.remove_task(task)
+                except WarehouseError:
+                    raise
+                except Exception as exc:  # unreadable source: say why, go on with the others
+                    failed[spec] = _reason(exc)
+                    err.print(f"[red]error:[/red] {escape(spec)}: {escape(failed[spec])}")
+                    add_partial()
+                    continue
+                loaded += 1
+                total.add(r)
+                if fmt == "json":
+                    print(json.dumps(r.__dict__), flush=True)
+        except KeyboardInterrupt:  # the pipeline has marked the source interrupted in the ledger
+            add_partial()
+            total.status = "interrupted"
     total.seconds = time.monotonic() - t0
-    line = summary_line(total, len(specs) - len(failed))
+    if failed and total.status == "done":
+        total.status = "failed"
     if fmt == "json":
-        print(json.dumps({"summary": True, **total.__dict__, "sources": len(specs), "failed": failed}))
+        print(json.dumps({"summary": True, **total.__dict__, "sources": len(specs), "failed": list(failed),
+                          "errors": [{"source": s, "error": e} for s, e in failed.items()]}))
     else:
-        err.print(line)
-    if specs and (len(failed) == len(specs) or total.events + total.rejects == 0 and failed):
+        err.print(summary_line(total, loaded) + (f"; {len(failed)} of {len(specs)} failed" if failed else ""))
+    if total.status == "interrupted":
+        err.print("[yellow]interrupted:[/yellow] what was committed stays; loading again adds only the rest")
+        if "-" in specs:
+            # the reading thread may be blocked on stdin, holding the lock that interpreter shutdown takes (it
+            # would abort); the warehouse is closed and the summary printed, so nothing else is pending
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        raise typer.Exit(130)
+    if failed:
         raise typer.Exit(1)
 
 

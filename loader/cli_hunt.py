@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from .cli import DEFAULT_DSN, Dsn, err, fail, warehouse
+from .cli import DEFAULT_DSN, EXIT_CODES, Dsn, err, fail, warehouse
 from .detect import DEFAULT_OVERLAP, run_once
 from .hunt import jsonable, parse_time, run_rule
 from .rules import SEVERITIES, Rule, RuleError, load_rules, parse_duration, select
@@ -178,10 +179,14 @@ def detect(
             if webhook:
                 line += f", {s.delivered} delivered, {s.failed} delivery failure(s) (retried next run)"
             err.print(line + f" in {time.monotonic() - t0:.1f}s")
+            if s.failed:  # one line, grouped by reason: 34 failures are usually one cause
+                reasons = ", ".join(f"{why} ({n})" for why, n in s.failures.most_common())
+                many = "deliveries" if s.failed > 1 else "delivery"
+                err.print(f"[red]error:[/red] {s.failed} {many} failed: {escape(reasons)}")
             if interval is None:
                 break
             time.sleep(max(0.0, interval.total_seconds() - (time.monotonic() - t0)))
-    if s.errors:
+    if s.errors or s.failed:
         raise typer.Exit(1)
 
 
@@ -210,4 +215,4 @@ def sigma_convert(
 def register(app: typer.Typer) -> None:
     app.add_typer(hunt_app, name="hunt")
     app.add_typer(sigma_app, name="sigma")
-    app.command("detect")(detect)
+    app.command("detect", epilog=EXIT_CODES)(detect)

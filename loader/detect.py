@@ -15,6 +15,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -36,6 +37,7 @@ class RunSummary:
     updates: int = 0
     delivered: int = 0
     failed: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # why deliveries failed: reason -> count
     errors: list[str] = field(default_factory=list)
 
 
@@ -87,20 +89,23 @@ def post(url: str, body: bytes, tries: int = 3, backoff: float = 0.5, timeout: f
             if exc.code < 500 and exc.code != 429:
                 return error  # the receiver refuses this finding; retrying now will not help
         except (urllib.error.URLError, OSError) as exc:
-            error = str(exc)
+            error = str(getattr(exc, "reason", None) or exc)  # "Connection refused", not "<urlopen error ...>"
     return error
 
 
-def deliver_pending(wh: Warehouse, url: str, tries: int = 3, backoff: float = 0.5) -> tuple[int, int]:
-    """POST every undelivered finding (this run's and earlier failures); returns (delivered, failed)."""
+def deliver_pending(wh: Warehouse, url: str, tries: int = 3, backoff: float = 0.5) -> tuple[int, Counter[str]]:
+    """POST every undelivered finding (this run's and earlier failures); returns (delivered, failure reasons)."""
     pending = wh.rows("SELECT rule, severity, fingerprint, eventTime, eventIDs, finding, detectedAt, attempts "
                       "FROM detections FINAL WHERE NOT delivered ORDER BY detectedAt, rule")
-    ok = failed = 0
+    ok, failures = 0, Counter()
     for rule, severity, fp, event_time, ids, finding, detected, attempts in pending:
         error = post(url, finding.encode(), tries=tries, backoff=backoff)
-        ok, failed = (ok + 1, failed) if error is None else (ok, failed + 1)
+        if error is None:
+            ok += 1
+        else:
+            failures[error] += 1
         _insert(wh, [[rule, severity, fp, event_time, ids, finding, detected, error is None, attempts + 1, _now()]])
-    return ok, failed
+    return ok, failures
 
 
 def run_once(wh: Warehouse, rules: list[Rule], *, emit: Callable[[dict], None], webhook: str | None = None,
@@ -140,5 +145,6 @@ def run_once(wh: Warehouse, rules: list[Rule], *, emit: Callable[[dict], None], 
         summary.new += len(fresh)
         wh.client.insert("detection_checkpoints", [[rule.id, end, _now()]], column_names=["rule", "lastEnd", "updatedAt"])
     if webhook:
-        summary.delivered, summary.failed = deliver_pending(wh, webhook, tries=tries, backoff=backoff)
+        summary.delivered, summary.failures = deliver_pending(wh, webhook, tries=tries, backoff=backoff)
+        summary.failed = summary.failures.total()
     return summary

@@ -54,12 +54,16 @@ class Result:
     seconds: float = 0.0
     status: str = "done"
     error: str = ""
+    new_events: int = 0   # of those, what this load added: a chunk inserted before adds nothing
+    new_rejects: int = 0
 
     def add(self, other: "Result") -> None:
         self.size += other.size
         self.events += other.events
         self.rejects += other.rejects
         self.chunks += other.chunks
+        self.new_events += other.new_events
+        self.new_rejects += other.new_rejects
 
 
 class _Counting:
@@ -220,10 +224,14 @@ def load_stream(wh: Warehouse, name: str, stream: BinaryIO, settings: Settings, 
 
     try:
         for token, table in _ahead(tables()):
+            repeat = wh.chunk_loaded(token)
             wh.insert_units(table, token)
             events, rejects = wh.chunk_counts(token)
             result.events += events
             result.rejects += rejects
+            if not repeat:  # a token already inserted was deduplicated: its rows were there before
+                result.new_events += events
+                result.new_rejects += rejects
             result.chunks += 1
             if on_chunk:
                 on_chunk(result)

@@ -35,7 +35,7 @@ _VOLUMES = ("arrayFlatten(arrayMap(s -> JSONExtractArrayRaw(s, 'volumes'), "
             "JSONExtractRaw(rawLog, 'requestObject', 'spec', 'template', 'spec'), "
             "JSONExtractRaw(rawLog, 'requestObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec')]))")
 
-# Sigma field -> ClickHouse expression (contract: ../shared/contract/kubernetes_audit_logs.md).
+# Sigma field -> ClickHouse expression (columns: docs/columns.md).
 FIELDS: dict[str, str] = {
     "verb": "verb",
     "requestURI": "requestURI",

@@ -159,6 +159,10 @@ class Warehouse:
         except ClickHouseError as exc:
             raise WarehouseError(f"insert failed: {explain(exc, self.dsn)}") from exc
 
+    def chunk_loaded(self, token: str) -> bool:
+        """Whether a chunk with this token was inserted before (inserting it again adds nothing)."""
+        return bool(self.rows("SELECT count() > 0 FROM ingest_chunks WHERE token = {t:String}", {"t": token})[0][0])
+
     def chunk_counts(self, token: str) -> tuple[int, int]:
         """(events, rejects) that the chunk with this token produced."""
         row = self.rows("SELECT sum(events), sum(rejects) FROM ingest_chunks WHERE token = {t:String}",

@@ -1,15 +1,17 @@
--- The ingest path, first half. The loader inserts one row per top-level JSON value ("unit") it read
--- into kubernetes_audit_logs_ingest (Null engine: nothing is stored there). Inside ClickHouse:
---   1. each unit is parsed once, into the named tuple k8sAuditParse() returns; an envelope (array,
---      EventList, shipper record, CloudWatch or Azure payload) is unwrapped into its events, each parsed
---      once more                                        -> kubernetes_audit_logs_ingest_events
---   2. events become rows of kubernetes_audit_logs (050_flatten.sql) by reading that tuple; everything
+-- The ingest path up to the events. The loader inserts one row per top-level JSON value ("unit") it
+-- read into kubernetes_audit_logs_ingest (Null engine: nothing is stored there). Inside ClickHouse:
+--   1. every unit is parsed once into the named tuple k8sAuditParse() returns -> ..._ingest_values
+--   2. a unit that is an event (nearly all input) goes on with that tuple as it is; an envelope (array,
+--      EventList, shipper record, CloudWatch or Azure payload) is unwrapped into its events, each
+--      parsed once                                                            -> ..._ingest_events
+--   3. events become rows of kubernetes_audit_logs by reading the tuple (050_flatten.sql); everything
 --      else becomes a reject, and each chunk's counts are recorded (060_rejects_and_counts.sql).
 -- One INSERT with one deduplication token drives all of it, so a retried chunk adds nothing anywhere.
 -- Secret redaction happens before this, in the loader (loader/redact.py): it needs the structure.
 --
 -- The objects here hold no data, so an upgrade drops and recreates them; the schema is re-applied from
--- the first changed file on, which recreates the views of 050 and 060 too.
+-- the first changed file on, which recreates the views of 050 and 060 too. SQL functions are global on
+-- a server, hence the k8s prefix; their parameters are not tuples by name, hence tupleElement().
 DROP VIEW IF EXISTS kubernetes_audit_logs_mv;
 DROP VIEW IF EXISTS kubernetes_audit_logs_rejects_mv;
 DROP VIEW IF EXISTS ingest_chunks_mv;

@@ -1,5 +1,5 @@
 -- The flattening: every event of kubernetes_audit_logs_ingest_events (040_ingest.sql) becomes one row
--- of kubernetes_audit_logs, each column filled as ../shared/contract/kubernetes_audit_logs.md says,
+-- of kubernetes_audit_logs, each column filled as docs/columns.md says,
 -- from the event's named tuple (e) parsed there: no JSON is parsed here.
 -- "Effective user" = impersonatedUser when present, else user.
 CREATE MATERIALIZED VIEW kubernetes_audit_logs_mv

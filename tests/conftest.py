@@ -7,18 +7,21 @@ gets a database of its own. Tests that run the CLI in a subprocess give it a fol
 from __future__ import annotations
 
 import io
-import os
 import uuid
 from pathlib import Path
 
 import pytest
 
+import loader
 from loader.pipeline import Result, Settings, load_stream
 from loader.warehouse import Warehouse
 
-SHARED = Path(os.environ.get("LOADER_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-CORPUS = SHARED / "corpus" / "real"
-SEEDS = SHARED / "seeds"
+# Test data comes from the repository only: the samples the package ships (real corpus, seeds' raw Events)
+# and tests/data for what only the tests need.
+SAMPLES = Path(loader.__file__).resolve().parent / "samples"
+CORPUS = SAMPLES / "corpus"
+SEEDS = SAMPLES / "seeds"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,15 @@
-"""Read the reference samples the way a test needs them: raw audit Events out of the seed documents."""
+"""Read the reference samples the way a test needs them: raw audit Events out of the seed documents.
+
+The package ships the seeds' raw Events in loader/samples/seeds (scripts/extract_samples.py). The seeds also
+hold normalizer outputs that wrap an Event as a JSON string in 'message'; only the tests need those, so they are
+in tests/data/seed_normalized.json, copied verbatim from seeds 000-002.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from conftest import SEEDS
+from conftest import DATA, SEEDS
 
 
 def json_values(text: str) -> list[tuple[str, object]]:
@@ -24,9 +28,9 @@ def json_values(text: str) -> list[tuple[str, object]]:
 
 
 def seed_raw_events() -> dict[str, str]:
-    """auditID -> the raw (pretty-printed) Event text, for every raw Event sample in seeds 000-002."""
+    """auditID -> the raw Event text, for every raw Event sample of seeds 000-002 as the package ships it."""
     events: dict[str, str] = {}
-    for f in sorted(Path(SEEDS).glob("00[0-2]_*.txt")):
+    for f in sorted(SEEDS.glob("*.json")):
         for text, value in json_values(f.read_text()):
             if isinstance(value, dict) and value.get("auditID") and value.get("verb"):
                 events.setdefault(value["auditID"], text)
@@ -34,5 +38,6 @@ def seed_raw_events() -> dict[str, str]:
 
 
 def seed_documents() -> list[str]:
-    """Every JSON value of seeds 000-002 as it appears (raw Events and normalizer outputs wrapping one in 'message')."""
-    return [text for f in sorted(Path(SEEDS).glob("00[0-2]_*.txt")) for text, _ in json_values(f.read_text())]
+    """Every seed document: the raw Events and the normalizer outputs wrapping one in 'message'."""
+    normalized = [text for text, _ in json_values((DATA / "seed_normalized.json").read_text())]
+    return list(seed_raw_events().values()) + normalized

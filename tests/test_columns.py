@@ -1,4 +1,4 @@
-"""Every raw seed sample loads, and its 69 columns are filled exactly as the contract says."""
+"""Every raw seed sample loads, and its 69 columns are filled exactly as docs/columns.md says."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ EMPTY_SHIPPER = {c: "" for c in COLUMNS_69 if c.startswith("kubernetes.")} | {"s
 @pytest.fixture
 def seeds(wh):
     raw = seed_raw_events()
-    # the pretty-printed samples, concatenated as they appear in the documents
+    # the samples, concatenated as the package ships them (one line or pretty-printed)
     r = load_bytes(wh, "\n".join(raw.values()).encode(), name="seeds.json", workspace="acme", source_id="seed",
                    cluster="minikube")
     assert (r.events, r.rejects) == (len(raw), 0)
