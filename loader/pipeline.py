@@ -146,19 +146,6 @@ def _redacted(u: Unit) -> Unit:
     return u
 
 
-def _chunks(units: Iterable[Unit], max_units: int, max_bytes: int) -> Iterator[list[Unit]]:
-    chunk: list[Unit] = []
-    size = 0
-    for u in units:
-        chunk.append(u)
-        size += len(u.text)
-        if len(chunk) >= max_units or size >= max_bytes:
-            yield chunk
-            chunk, size = [], 0
-    if chunk:
-        yield chunk
-
-
 def _table(chunk: list[Unit], s: Settings, source: str, token: str, number: int, received: int) -> pa.Table:
     n = len(chunk)
     const = lambda v, t: pa.array([v] * n, t)  # noqa: E731
@@ -185,8 +172,8 @@ def load_stream(wh: Warehouse, name: str, stream: BinaryIO, settings: Settings, 
                 on_chunk: Callable[[Result], None] | None = None) -> Result:
     """Load one source. identity: the S3 ETag/version when known; local content is identified by hash.
 
-    Raises WarehouseError when ClickHouse fails (nothing is marked done then); bad input never raises:
-    it becomes rejects.
+    Raises WarehouseError when ClickHouse fails and ReadError when the source cannot be read (the ledger
+    then says how far the load got); bad input never raises: it becomes rejects.
     """
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
@@ -202,18 +189,29 @@ def load_stream(wh: Warehouse, name: str, stream: BinaryIO, settings: Settings, 
                          identity=identity, size=size or 0, events=0, rejects=0, chunks=0,
                          status="loading", error="", started=started, finished=None)
 
+    def chunk_table(chunk: list[Unit], number: int) -> tuple[str, pa.Table]:
+        if not identity:
+            for u in chunk:
+                scope.update(u.text)
+        token = f"{scope.hexdigest()[:32]}:{number}"
+        return token, _table(chunk, settings, name, token, number, int(time.time()))
+
     def tables() -> Iterator[tuple[str, pa.Table]]:
         guard = _Guard(decode(counting))
         units = split_units(guard, settings.max_unit)
         if settings.redact:
             units = map(_redacted, units)
-        for number, chunk in enumerate(_chunks(chain(units, guard.reject(counting)),
-                                               settings.chunk_units, settings.chunk_bytes)):
-            if not identity:
-                for u in chunk:
-                    scope.update(u.text)
-            token = f"{scope.hexdigest()[:32]}:{number}"
-            yield token, _table(chunk, settings, name, token, number, int(time.time()))
+        chunk: list[Unit] = []
+        size = number = 0
+        for u in chain(units, guard.reject(counting)):
+            chunk.append(u)
+            size += len(u.text)
+            if len(chunk) >= settings.chunk_units or size >= settings.chunk_bytes:
+                # the units go once their table is built: only tables wait in the queue
+                done, chunk, size, number = chunk_table(chunk, number), [], 0, number + 1
+                yield done
+        if chunk:
+            yield chunk_table(chunk, number)
 
     def ledger(status: str, error: str = "") -> None:
         wh.record_ledger(workspace=settings.workspace, source_id=settings.source_id, source=name,
