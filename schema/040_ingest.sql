@@ -83,6 +83,22 @@ CREATE OR REPLACE FUNCTION k8sEnvTime AS (t) ->
        toDateTime64(toFloat64OrZero(t) / if(toFloat64OrZero(t) > 100000000000, 1000, 1), 6, 'UTC'),
        parseDateTime64BestEffortOrNull(t, 6, 'UTC'));
 
+-- Why a value (text, parsed p) is not an event, or '' when it is one.
+CREATE OR REPLACE FUNCTION k8sRejectReason AS (unitReason, text, p) -> multiIf(
+    unitReason != '', unitReason,
+    startsWith(trimLeft(text), '{') AND k8sIsEvent(p), '',
+    NOT isValidJSON(text), 'invalid JSON',
+    JSONType(text) != 'Object', 'not an audit event: the JSON value is not an object',
+    'not an audit event (no auditID and no kind: Event)');
+
+-- eventTime: the first of requestReceivedTimestamp, stageTimestamp, timestamp, the envelope's times,
+-- receivedAt.
+CREATE OR REPLACE FUNCTION k8sEventTime AS (p, envTime, envDate, receivedAt) -> coalesce(
+    parseDateTime64BestEffortOrNull(tupleElement(p, 'requestReceivedTimestamp'), 6, 'UTC'),
+    parseDateTime64BestEffortOrNull(tupleElement(p, 'stageTimestamp'), 6, 'UTC'),
+    parseDateTime64BestEffortOrNull(tupleElement(p, 'timestamp'), 6, 'UTC'),
+    k8sEnvTime(envTime), k8sEnvTime(envDate), toDateTime64(receivedAt, 6, 'UTC'));
+
 -- What a JSON object is, given its parse: an audit event (merged with shipper fields or not), or the
 -- envelope around one or more events.
 CREATE OR REPLACE FUNCTION k8sEnvelope AS (p) -> multiIf(
@@ -96,36 +112,12 @@ CREATE OR REPLACE FUNCTION k8sEnvelope AS (p) -> multiIf(
 
 -- Every value of the input, parsed once. What is an event goes on as it is; an envelope or an array
 -- is unwrapped first.
-CREATE TABLE kubernetes_audit_logs_ingest_values
-(
-    workspaceID String, sourceID String, sourceTTL UInt32, cluster String, source String,
-    receivedAt DateTime, token String, chunk UInt32, line UInt64, byteOffset UInt64,
-    unit String, unitReason String, unitSize UInt64, unitSHA256 String,
-    u Tuple(
-          kind String, apiVersion String, level String, auditID String, stage String,
-          requestURI String, verb String,
-          user Tuple(username String, uid String, groups Array(String), extra Map(String, Array(String))),
-          impersonatedUser Tuple(username String, groups Array(String)),
-          sourceIPs Array(String), userAgent String,
-          objectRef Tuple(resource String, namespace String, name String, uid String,
-                          apiGroup String, apiVersion String, subresource String),
-          responseStatus Tuple(metadata String, code Int64, status String, reason String, message String),
-          requestObject Tuple(metadata Tuple(name String), roleRef Tuple(kind String, name String)),
-          responseObject Tuple(metadata Tuple(name String), roleRef Tuple(kind String, name String)),
-          requestReceivedTimestamp String, stageTimestamp String, timestamp String,
-          annotations Map(String, String),
-          time String, date String, stream String,
-          kubernetes Tuple(pod_name String, namespace_name String, pod_id String,
-                           labels Tuple(component String, tier String), host String, container_name String,
-                           docker_id String, container_hash String, container_image String),
-          log String, message String,
-          items Array(String),
-          messageType String, logGroup String, logEvents Array(Tuple(timestamp String, message String)),
-          records Array(String), resourceId String, properties Tuple(log String, stream String, pod String)),
-                             -- k8sAuditParse(unit), the same type
-    shape String             -- 'event', an envelope (k8sEnvelope), 'array', or 'none' (not an object, or rejected by the loader)
-)
-ENGINE = Null;
+-- The tuple's type is the one k8sAuditParse() returns: written once, in that function.
+CREATE TABLE kubernetes_audit_logs_ingest_values ENGINE = Null
+EMPTY AS SELECT *,
+    k8sAuditParse(unit) AS u,  -- the unit parsed
+    '' AS shape                -- 'event', an envelope (k8sEnvelope), 'array', or 'none' (not an object, or rejected by the loader)
+FROM kubernetes_audit_logs_ingest;
 
 CREATE MATERIALIZED VIEW kubernetes_audit_logs_ingest_values_mv
 TO kubernetes_audit_logs_ingest_values AS
@@ -137,49 +129,24 @@ SELECT *, _u AS u,
                'none') AS shape
 FROM kubernetes_audit_logs_ingest;
 
-CREATE TABLE kubernetes_audit_logs_ingest_events
-(
-    workspaceID String, sourceID String, sourceTTL UInt32, cluster String, source String,
-    receivedAt DateTime, token String, chunk UInt32, line UInt64, byteOffset UInt64,
-    item UInt32,             -- 1-based element of a top-level JSON array, 0 when the unit was not one
-    record UInt32,           -- 1-based record inside an envelope, 0 when the item was the event itself
-    event String,            -- the event's text, one line
-    e Tuple(
-        kind String, apiVersion String, level String, auditID String, stage String,
-        requestURI String, verb String,
-        user Tuple(username String, uid String, groups Array(String), extra Map(String, Array(String))),
-        impersonatedUser Tuple(username String, groups Array(String)),
-        sourceIPs Array(String), userAgent String,
-        objectRef Tuple(resource String, namespace String, name String, uid String,
-                        apiGroup String, apiVersion String, subresource String),
-        responseStatus Tuple(metadata String, code Int64, status String, reason String, message String),
-        requestObject Tuple(metadata Tuple(name String), roleRef Tuple(kind String, name String)),
-        responseObject Tuple(metadata Tuple(name String), roleRef Tuple(kind String, name String)),
-        requestReceivedTimestamp String, stageTimestamp String, timestamp String,
-        annotations Map(String, String),
-        time String, date String, stream String,
-        kubernetes Tuple(pod_name String, namespace_name String, pod_id String,
-                         labels Tuple(component String, tier String), host String, container_name String,
-                         docker_id String, container_hash String, container_image String),
-        log String, message String,
-        items Array(String),
-        messageType String, logGroup String, logEvents Array(Tuple(timestamp String, message String)),
-        records Array(String), resourceId String, properties Tuple(log String, stream String, pod String)),
-                             -- the event parsed: k8sAuditParse(event), the same type
-    reason String,           -- '' for an event, else why it is a reject
-    rawSize UInt64,          -- size of the original text (before truncation by the loader)
-    rawSHA256 String,        -- SHA-256 of the original text when it is over 1 MiB, else ''
-    envTime String,          -- shipper time, Azure time, CloudWatch timestamp (ms)
-    envDate String,          -- Fluent Bit date (epoch seconds or ISO)
-    envStream String,        -- shipper stream (stdout/stderr)
-    envKubernetes Tuple(pod_name String, namespace_name String, pod_id String,
-                        labels Tuple(component String, tier String), host String, container_name String,
-                        docker_id String, container_hash String, container_image String),
-    envPod String,           -- Azure properties.pod
-    envCluster String,       -- cluster named by the envelope (EKS log group, AKS resource id)
-    eventTime DateTime64(6, 'UTC') -- first of requestReceivedTimestamp, stageTimestamp, timestamp, envelope time, receivedAt
-)
-ENGINE = Null;
+CREATE TABLE kubernetes_audit_logs_ingest_events ENGINE = Null
+EMPTY AS SELECT
+    workspaceID, sourceID, sourceTTL, cluster, source, receivedAt, token, chunk, line, byteOffset,
+    toUInt32(0) AS item,       -- 1-based element of a top-level JSON array, 0 when the unit was not one
+    toUInt32(0) AS record,     -- 1-based record inside an envelope, 0 when the item was the event itself
+    '' AS event,               -- the event's text, one line
+    k8sAuditParse(event) AS e, -- the event parsed
+    '' AS reason,              -- '' for an event, else why it is a reject
+    toUInt64(0) AS rawSize,    -- size of the original text (before truncation by the loader)
+    '' AS rawSHA256,           -- SHA-256 of the original text when it is over 1 MiB, else ''
+    '' AS envTime,             -- shipper time, Azure time, CloudWatch timestamp (ms)
+    '' AS envDate,             -- Fluent Bit date (epoch seconds or ISO)
+    '' AS envStream,           -- shipper stream (stdout/stderr)
+    e.kubernetes AS envKubernetes, -- shipper kubernetes metadata
+    '' AS envPod,              -- Azure properties.pod
+    '' AS envCluster,          -- cluster named by the envelope (EKS log group, AKS resource id)
+    toDateTime64(0, 6, 'UTC') AS eventTime -- first of requestReceivedTimestamp, stageTimestamp, timestamp, envelope time, receivedAt
+FROM kubernetes_audit_logs_ingest;
 
 -- The common path: a value that is an event (or no envelope: it is judged here) goes on as it is.
 CREATE MATERIALIZED VIEW kubernetes_audit_logs_ingest_events_mv
@@ -190,19 +157,12 @@ SELECT
     toUInt32(0) AS item, toUInt32(0) AS record,
     k8sOneLine(unit) AS event,
     u AS e,
-    multiIf(unitReason != '', unitReason,
-            startsWith(trimLeft(_text), '{') AND k8sIsEvent(_p), '',
-            NOT isValidJSON(_text), 'invalid JSON',
-            JSONType(_text) != 'Object', 'not an audit event: the JSON value is not an object',
-            'not an audit event (no auditID and no kind: Event)') AS reason,
+    k8sRejectReason(unitReason, _text, _p) AS reason,
     if(unitSize > 0, unitSize, length(_text)) AS rawSize,
     multiIf(unitSHA256 != '', unitSHA256, length(_text) > 1048576, lower(hex(SHA256(_text))), '') AS rawSHA256,
     u.time AS envTime, u.date AS envDate, u.stream AS envStream, u.kubernetes AS envKubernetes,
     '' AS envPod, '' AS envCluster,
-    coalesce(parseDateTime64BestEffortOrNull(_p.requestReceivedTimestamp, 6, 'UTC'),
-             parseDateTime64BestEffortOrNull(_p.stageTimestamp, 6, 'UTC'),
-             parseDateTime64BestEffortOrNull(_p.timestamp, 6, 'UTC'),
-             k8sEnvTime(envTime), k8sEnvTime(envDate), toDateTime64(receivedAt, 6, 'UTC')) AS eventTime
+    k8sEventTime(_p, envTime, envDate, receivedAt) AS eventTime
 FROM kubernetes_audit_logs_ingest_values
 WHERE shape IN ('event', 'unknown', 'none');
 
@@ -226,11 +186,7 @@ SELECT
     item, record,
     k8sOneLine(_text) AS event,
     _p AS e,
-    multiIf(unitReason != '', unitReason,
-            startsWith(trimLeft(_text), '{') AND k8sIsEvent(_p), '',
-            NOT isValidJSON(_text), 'invalid JSON',
-            JSONType(_text) != 'Object', 'not an audit event: the JSON value is not an object',
-            'not an audit event (no auditID and no kind: Event)') AS reason,
+    k8sRejectReason(unitReason, _text, _p) AS reason,
     if(unitSize > 0, unitSize, length(_text)) AS rawSize,
     multiIf(unitSHA256 != '', unitSHA256, length(_text) > 1048576, lower(hex(SHA256(_text))), '') AS rawSHA256,
     multiIf(_shape = 'cloudwatch', _u.logEvents[record].timestamp, _az.time) AS envTime,
@@ -241,10 +197,7 @@ SELECT
     multiIf(_shape = 'cloudwatch', extract(_u.logGroup, '^/aws/eks/([^/]+)/'),
             _shape LIKE 'azure%', lower(extract(_az.resourceId, '(?i)/managedClusters/([^/]+)')),
             '') AS envCluster,
-    coalesce(parseDateTime64BestEffortOrNull(_p.requestReceivedTimestamp, 6, 'UTC'),
-             parseDateTime64BestEffortOrNull(_p.stageTimestamp, 6, 'UTC'),
-             parseDateTime64BestEffortOrNull(_p.timestamp, 6, 'UTC'),
-             k8sEnvTime(envTime), k8sEnvTime(envDate), toDateTime64(receivedAt, 6, 'UTC')) AS eventTime
+    k8sEventTime(_p, envTime, envDate, receivedAt) AS eventTime
 FROM kubernetes_audit_logs_ingest_values
 -- a top-level JSON array is loaded element by element (an empty one yields nothing)
 ARRAY JOIN
