@@ -1,5 +1,5 @@
 -- kubernetes_audit_logs: one row per Kubernetes API-server audit event.
--- Exactly the 69 columns of the contract (../shared/contract/kubernetes_audit_logs.md), in order.
+-- Exactly the 69 columns of the contract (the contract of release 0.1.0; now docs/columns.md), in order.
 -- ReplacingMergeTree collapses the same event (same id) delivered by two different sources;
 -- insert deduplication tokens already stop the same source from adding it twice.
 -- Sort key: detections filter on eventName and a time window, analysts on the workspace first.

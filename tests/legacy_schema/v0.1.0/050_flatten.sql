@@ -1,5 +1,5 @@
 -- Stage 3a: the flattening transform. Every valid event becomes one row of kubernetes_audit_logs,
--- each column filled as ../shared/contract/kubernetes_audit_logs.md says. The event JSON is parsed
+-- each column filled as the contract of release 0.1.0 says (now docs/columns.md). The event JSON is parsed
 -- once into a named tuple (_e); "effective user" = impersonatedUser when present, else user.
 CREATE MATERIALIZED VIEW IF NOT EXISTS kubernetes_audit_logs_mv
 TO kubernetes_audit_logs AS
