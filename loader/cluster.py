@@ -94,14 +94,5 @@ def apply_cluster(wh: Warehouse, cluster: str, force: bool = False) -> list[str]
         raise ValueError(f"the server knows no cluster named {cluster!r} (see system.clusters / remote_servers)")
     (_, [migrations]), *files = cluster_schema(cluster)
     wh.command(migrations)
-    done = dict(wh.rows("SELECT file, sha256 FROM schema_migrations FINAL"))
-    applied: list[str] = []
-    for f, (name, stmts) in zip(schema_files(), files):
-        digest = hashlib.sha256(f.read_bytes()).hexdigest()
-        if not force and not applied and done.get(name) == digest:
-            continue
-        for stmt in stmts:
-            wh.command(stmt)
-        wh.command("INSERT INTO schema_migrations (file, sha256) VALUES ({f:String}, {d:String})", {"f": name, "d": digest})
-        applied.append(name)
-    return applied
+    return wh.apply_files(((name, hashlib.sha256(f.read_bytes()).hexdigest(), stmts)
+                           for f, (name, stmts) in zip(schema_files(), files)), force)

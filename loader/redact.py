@@ -26,9 +26,14 @@ _CUT = re.compile(rb'\\*"(?:requestObject|responseObject|data|stringData|items)\
 _CUT_MARK = b'"<redacted: unparseable Secret body>"'
 
 
+def names_secrets(text: bytes) -> bool:
+    """Whether the bytes name a resource whose bodies hold credentials (Secrets, TokenRequests)."""
+    return b"secrets" in text or b"serviceaccounts" in text
+
+
 def mentions_secret(text: bytes) -> bool:
     """Whether a unit may hold a Secret body or a token: cheap byte tests, before any parsing."""
-    return (b"secrets" in text or b"serviceaccounts" in text) and (b"Object" in text)
+    return names_secrets(text) and b"Object" in text
 
 
 def redact_unit(text: bytes) -> bytes:

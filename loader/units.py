@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from .redact import names_secrets
+
 DEFAULT_MAX_UNIT = 64 * 1024 * 1024
 REJECT_CAP = 1024 * 1024
 
@@ -36,13 +38,6 @@ class Unit:
     sensitive: bool = False  # a truncated unit that mentions secrets or tokens anywhere, kept part or not
 
 
-_SENSITIVE = (b"secrets", b"serviceaccounts")
-
-
-def _sensitive(text: bytes) -> bool:
-    return any(w in text for w in _SENSITIVE)
-
-
 class _Oversized:
     """A line over the limit, read on to its end in bounded memory: it becomes one reject, whose size and
     SHA-256 cover all of it, and nothing of its rest is mistaken for units of its own (that rest may be
@@ -57,7 +52,7 @@ class _Oversized:
     def add(self, data: bytes) -> None:
         self.sha.update(data)
         self.size += len(data)
-        self.sensitive = self.sensitive or _sensitive(self.tail + data[:64]) or _sensitive(data)
+        self.sensitive = self.sensitive or names_secrets(self.tail + data[:64]) or names_secrets(data)
         self.tail = data[-16:]
 
     def unit(self) -> Unit:
@@ -69,7 +64,7 @@ def _unit(text: bytes, line: int, offset: int, max_unit: int) -> Unit:
     if len(text) <= max_unit:
         return Unit(text, line, offset)
     return Unit(text[:REJECT_CAP], line, offset, f"too large: {len(text)} bytes, the limit is {max_unit}",
-                len(text), hashlib.sha256(text).hexdigest(), _sensitive(text))
+                len(text), hashlib.sha256(text).hexdigest(), names_secrets(text))
 
 
 def _garbage_end(buf: bytes, i: int, end: int) -> int:

@@ -9,7 +9,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -106,18 +106,23 @@ class Warehouse:
         """
         self.command("CREATE TABLE IF NOT EXISTS schema_migrations (file String, sha256 String, "
                      "appliedAt DateTime DEFAULT now()) ENGINE = ReplacingMergeTree(appliedAt) ORDER BY file")
+        return self.apply_files(((f.name, hashlib.sha256(f.read_bytes()).hexdigest(), statements(f.read_text()))
+                                 for f in schema_files()), force)
+
+    def apply_files(self, files: Iterable[tuple[str, str, list[str]]], force: bool = False) -> list[str]:
+        """Run (name, digest, statements) files in order from the first one whose digest schema_migrations
+        does not hold (every file when forced), recording each; return the names run."""
         # FINAL keeps the newest row of a file, the last inserted when two share a second
         done = dict(self.rows("SELECT file, sha256 FROM schema_migrations FINAL"))
         applied: list[str] = []
-        for f in schema_files():
-            text = f.read_text()
-            digest = hashlib.sha256(text.encode()).hexdigest()
-            if not force and not applied and done.get(f.name) == digest:
+        for name, digest, stmts in files:
+            if not force and not applied and done.get(name) == digest:
                 continue
-            for stmt in statements(text):
+            for stmt in stmts:
                 self.command(stmt)
-            self.client.insert("schema_migrations", [[f.name, digest]], column_names=["file", "sha256"])
-            applied.append(f.name)
+            self.command("INSERT INTO schema_migrations (file, sha256) VALUES ({f:String}, {d:String})",
+                         {"f": name, "d": digest})
+            applied.append(name)
         return applied
 
     def ensure_schema(self) -> None:
