@@ -9,7 +9,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Iterator, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -21,7 +21,8 @@ from .pipeline import Result, Settings, load_stream
 from .sources import expand, open_source
 from .units import DEFAULT_MAX_UNIT
 from .cluster import apply_cluster, cluster_schema
-from .warehouse import DEFAULT_DSN, Warehouse, WarehouseError, redact_dsn, schema_files, statements
+from .warehouse import (DEFAULT_DSN, DsnError, Warehouse, WarehouseError, check_dsn, redact_dsn, schema_files,
+                        statements)
 
 # What a script can rely on (README "Exit codes"); typer itself exits 2 on usage errors and (0.29) 130 on Ctrl-C.
 EXIT_CODES = ("Exit codes:\n"
@@ -38,8 +39,16 @@ schema_app = typer.Typer(help="The warehouse schema (schema/*.sql).", no_args_is
 app.add_typer(schema_app, name="schema")
 err = Console(stderr=True, soft_wrap=True)
 
-Dsn = Annotated[str, typer.Option("--dsn", envvar="LOADER_DSN", show_default=True,
-                                  help="chdb:///path (embedded) or http(s)://user:pass@host:8123/db")]
+def _dsn(value: str) -> str:
+    try:
+        return check_dsn(value)
+    except DsnError as exc:
+        fail(f"--dsn: {exc}", 2)
+
+
+Dsn = Annotated[str, typer.Option("--dsn", envvar="LOADER_DSN", show_default=True, callback=_dsn,
+                                  help="chdb:///path or chdb:relative/path (embedded), or "
+                                       "http(s)://user:pass@host:8123/db")]
 Workspace = Annotated[str, typer.Option("--workspace", envvar="LOADER_WORKSPACE", help="workspaceID of the rows")]
 Ttl = Annotated[int, typer.Option("--ttl-days", envvar="LOADER_TTL_DAYS", help="sourceTTL: days to keep rows, 0 = forever")]
 Cluster = Annotated[str, typer.Option("--cluster", envvar="LOADER_CLUSTER",
@@ -51,7 +60,7 @@ MaxUnit = Annotated[int, typer.Option("--max-unit-bytes", envvar="LOADER_MAX_UNI
 SummaryFormat = Annotated[str, typer.Option("--format", help="summary: text or json")]
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(code)
 
@@ -201,6 +210,11 @@ def sql(
         k, v = p.split("=", 1)
         params[k] = v
     with warehouse(dsn) as wh:
+        formats = [name for (name,) in wh.rows("SELECT name FROM system.formats WHERE is_output")]
+        if fmt not in formats:
+            like = [name for name in formats if name.lower() == fmt.lower()]
+            fail(f"--format: {fmt!r} is not a ClickHouse output format"
+                 + (f"; did you mean {like[0]}?" if like else " (e.g. PrettyCompact, TSV, CSVWithNames, JSONEachRow)"), 2)
         out = wh.raw(text, fmt, params or None)
     sys.stdout.buffer.write(out)
     sys.stdout.flush()

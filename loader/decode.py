@@ -2,16 +2,19 @@
 
 The format is told from the first bytes, never from a name: gzip (every member of a multi-member
 file, as Firehose writes them), zstd (every frame), bzip2 (every stream) or plain. A UTF-8 BOM at the
-start of the decoded text is dropped. Memory does not grow with the decompressed size: every
+start of the decoded text is dropped; text that starts with a UTF-16 or UTF-32 BOM (PowerShell's
+`Out-File`, Windows editors) is turned into UTF-8 as it streams. Memory does not grow with the decompressed size: every
 decompressor call gives a bounded output, so a bomb of a few KB comes out about BLOCK bytes at a time.
 """
 
 from __future__ import annotations
 
 import bz2
+import codecs
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import Any, BinaryIO
 
 import zstandard
@@ -21,6 +24,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 BZIP2_MAGIC = b"BZh"
 BOM = b"\xef\xbb\xbf"
+# UTF-32's BOMs first: UTF-32-LE's starts with UTF-16-LE's
+WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+             (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # Input is fed STEP bytes at a time so that unused_data and unconsumed_tail, copies of the input not
 # yet used, stay small however many members a block holds. zstd's decompressobj has no max_length,
 # but a 4-byte RLE block expands to at most 128 KiB: 128 input bytes give at most about BLOCK.
@@ -137,9 +143,24 @@ def decode(stream: BinaryIO) -> Iterator[bytes]:
         pieces = _members(blocks, zstandard.ZstdDecompressor().decompressobj, ZSTD_STEP, _inflate_zstd)
     else:
         pieces = blocks
-    first = True
-    for block in _gather(pieces, kind):
-        if first:
-            block, first = block.removeprefix(BOM), False
+    blocks = _gather(pieces, kind)
+    first = next(blocks, b"")
+    wide = next((enc for bom, enc in WIDE_BOMS if first.startswith(bom)), None)
+    if wide:
+        yield from _to_utf8(wide, first, blocks)
+        return
+    for block in chain((first.removeprefix(BOM),), blocks):
         if block:
             yield block
+
+
+def _to_utf8(encoding: str, first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
+    """UTF-16/32 text (its BOM tells the byte order) as UTF-8, block by block; a code unit split
+    between blocks is carried over. An invalid sequence becomes U+FFFD, as a text editor shows it:
+    the event still loads."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    for block in chain((first,), rest):
+        if out := decoder.decode(block).encode():
+            yield out
+    if tail := decoder.decode(b"", final=True).encode():
+        yield tail

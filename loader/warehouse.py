@@ -8,8 +8,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
+import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -35,6 +38,38 @@ _INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1, "in
 
 class WarehouseError(Exception):
     """ClickHouse could not be reached or refused a statement."""
+
+
+class DsnError(WarehouseError, ValueError):
+    """The DSN names no warehouse this loader can open (a usage error)."""
+
+
+DSN_FORMS = "chdb:///absolute/folder, chdb:relative/folder, chdb://memory or http(s)://user:pass@host:8123/db"
+
+
+def check_dsn(dsn: str) -> str:
+    """The DSN as the loader opens it (a relative chdb: folder made absolute), or DsnError saying why not.
+
+    `chdb://name/...` is refused rather than guessed: clickhouse-connect reads it as folder `name` with
+    database `...`, while users mean a path."""
+    u = urlparse(dsn)
+    if u.scheme in ("http", "https"):
+        if not u.hostname:
+            raise DsnError(f"{redact_dsn(dsn)} names no host: use {DSN_FORMS}")
+        return dsn
+    if not u.scheme:
+        raise DsnError(f"{dsn!r} has no scheme: a folder is chdb:{dsn} (embedded); or use {DSN_FORMS}")
+    if u.scheme != "chdb":
+        raise DsnError(f"unknown DSN scheme {u.scheme!r}: use {DSN_FORMS}")
+    if u.netloc == "memory":
+        return dsn
+    if u.netloc:
+        raise DsnError(f"{dsn}: '{u.netloc}' would be read as a host; a folder is chdb:///absolute/path "
+                       f"(three slashes) or chdb:relative/path")
+    if not u.path:
+        raise DsnError(f"{dsn} names no folder: use {DSN_FORMS}")
+    folder = Path(unquote(u.path)).expanduser().resolve()
+    return f"chdb://{folder}" + (f"?{u.query}" if u.query else "")
 
 
 def package_dir(name: str) -> Path:
@@ -69,14 +104,33 @@ class Warehouse:
     dsn: str
 
     def __post_init__(self) -> None:
+        self.dsn = check_dsn(self.dsn)
         try:
             if self.embedded:
-                self._prepare_embedded()
-                self.client = clickhouse_connect.get_client(dsn=self.dsn, settings={"session_timezone": "UTC"})
+                self.client = self._open_embedded()
             else:
                 self.client = _server_client(self.dsn)
+        except WarehouseError:
+            raise
         except Exception as exc:  # connection refused, bad password, unknown database, ...
             raise WarehouseError(f"cannot connect to {redact_dsn(self.dsn)}: {explain(exc, self.dsn)}") from exc
+
+    def _open_embedded(self):
+        """Open the folder; when another process holds it (chDB allows one), say which one. chDB prints
+        its own "Cannot lock file" line on stderr first: that line is dropped, anything else it prints kept."""
+        folder = urlparse(self.dsn).path
+        with _stderr_captured() as captured:
+            try:
+                self._prepare_embedded()
+                return clickhouse_connect.get_client(dsn=self.dsn, settings={"session_timezone": "UTC"})
+            except Exception:
+                if holder := _holder(folder):
+                    captured.replay = False
+                    raise WarehouseError(
+                        f"the warehouse {folder} is in use by another process ({holder}); embedded ClickHouse "
+                        "opens a folder in one process at a time: wait for it to finish or stop it, or use a "
+                        "ClickHouse server (docker-compose.yml)") from None
+                raise
 
     def _prepare_embedded(self) -> None:
         """An embedded warehouse is created on first use: its folder and, if named (?database=), its database."""
@@ -194,6 +248,53 @@ class Warehouse:
         return bool(rows) and rows[0][0] == "done"
 
 
+def _holder(folder: str) -> str | None:
+    """The live process, other than this one, that holds an embedded warehouse folder (chDB writes its
+    PID and start time to the folder's status file), as 'PID n: command line, since time'."""
+    try:
+        fields = dict(line.split(": ", 1) for line in Path(folder, "status").read_text().splitlines() if ": " in line)
+        pid = int(fields["PID"])
+    except (OSError, KeyError, ValueError):
+        return None
+    if pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, another user's
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        command = " ".join(command.split())[:200]
+    except OSError:
+        command = ""
+    since = f", since {fields['Started at']}" if "Started at" in fields else ""
+    return f"PID {pid}{': ' + command if command else ''}{since}"
+
+
+@dataclass
+class _Captured:
+    replay: bool = True  # write what was captured to stderr after the block
+
+
+@contextmanager
+def _stderr_captured() -> Iterator[_Captured]:
+    """Hold back what native code writes to file descriptor 2 inside the block."""
+    sys.stderr.flush()
+    saved, captured = os.dup(2), _Captured()
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            if (text := tmp.read()) and captured.replay:
+                os.write(2, text)
+
+
 # -- server connections ----------------------------------------------------------------------
 # Inserts are compressed, waits are bounded, and what is worth retrying (connection errors, 429,
 # 502/503/504 from the server or a proxy) is retried with exponential backoff. Retrying an insert is
@@ -234,9 +335,23 @@ def _server_client(dsn: str):
 _GRANT = re.compile(r"necessary to have the grant ([^.]+?)\.? \(ACCESS_DENIED\)|necessary to have the grant (.+?)\. ")
 
 
+_NESTED = re.compile(r"(?:Code: \d+\. DB::Exception: )+(?=Code: \d+\. DB::Exception: )")
+_TRAILER = re.compile(r"(?: \(version [\d.]+\)|\. \([A-Z_]+\))+$")
+
+
+def _tidy(text: str) -> str:
+    """chDB nests its error in itself ("Code: 73. DB::Exception: Code: 73. DB::Exception: ... (X) (version
+    ...). (X)"): keep one message and one code name."""
+    text = _NESTED.sub("", text.strip())
+    if m := _TRAILER.search(text):
+        name = re.search(r"\(([A-Z_]+)\)", m.group())
+        text = text[:m.start()] + (f" ({name.group(1)})" if name else "")
+    return text
+
+
 def explain(exc: BaseException, dsn: str) -> str:
     """ClickHouse's or the network's error, led by what it means for the person running the loader."""
-    text, u = str(exc), urlparse(dsn)
+    text, u = _tidy(str(exc)), urlparse(dsn)
     user = unquote(u.username or "default")
     if "AUTHENTICATION_FAILED" in text or "Code: 516" in text:
         return f"wrong password for user {user!r}, or no such user (check the DSN or LOADER_DSN)"

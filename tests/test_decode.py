@@ -83,3 +83,23 @@ def test_damage_after_a_member_raises_after_what_decoded_before_it():
                          ids=["plain", "gzip", "zstd"])
 def test_a_bom_is_dropped(compress):
     assert b"".join(decode(io.BytesIO(compress(b"\xef\xbb\xbf" + PLAIN)))) == PLAIN
+
+
+WIDE = "".join(f'{{"auditID": "{i}", "user": {{"username": "émile-日本-🚀"}}}}\n' for i in range(3))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("compress", [lambda b: b, gzip.compress], ids=["plain", "gzip"])
+def test_utf16_and_utf32_with_a_bom_become_utf8(encoding, compress):
+    bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff",
+           "utf-32-le": b"\xff\xfe\x00\x00", "utf-32-be": b"\x00\x00\xfe\xff"}[encoding]
+    data = compress(bom + WIDE.encode(encoding))
+    assert b"".join(decode(io.BytesIO(data))) == WIDE.encode()
+
+
+def test_a_utf16_code_unit_split_between_blocks_is_carried_over():
+    # the first block (BLOCK bytes) ends between the two surrogates of the rocket
+    text = "x" * ((BLOCK - 3) // 2) + "🚀" + "\n"
+    data = b"\xff\xfe" + text.encode("utf-16-le")
+    assert data.index("🚀".encode("utf-16-le")) == BLOCK - 2
+    assert b"".join(decode(io.BytesIO(data))) == text.encode()
