@@ -37,9 +37,15 @@ def generate(
         fail(f"--format must be one of {', '.join(FORMATS)}", 2)
     if compression not in COMPRESSIONS:
         fail(f"--compression must be one of {', '.join(COMPRESSIONS)}", 2)
-    when = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) if day else None
+    try:
+        when = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc) if day else None
+    except ValueError:
+        fail(f"--day: {day!r} is not a day (YYYY-MM-DD)", 2)
     t0 = time.monotonic()
-    out = output.open("wb") if output else sys.stdout.buffer
+    try:
+        out = output.open("wb") if output else sys.stdout.buffer
+    except OSError as exc:
+        fail(f"{output}: {exc.strerror}")
     try:
         with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err, disable=not err.is_terminal, transient=True) as progress:

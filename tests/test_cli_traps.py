@@ -4,6 +4,7 @@ script can trust, never a traceback."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -93,3 +94,27 @@ def test_a_clickhouse_error_is_said_once(tmp_path):
     assert p.returncode == 1
     line = one_line_error(p)
     assert line.count("DB::Exception") == 1 and line.count("UNKNOWN_IDENTIFIER") == 1 and "version" not in line
+
+
+@pytest.mark.parametrize("args, code, says", [
+    (["generate", "-n", "3", "--day", "notaday"], 2, "--day: 'notaday' is not a day (YYYY-MM-DD)"),
+    (["generate", "-n", "3", "-o", "/nonexistent/dir/x.jsonl"], 1, "/nonexistent/dir/x.jsonl: No such file or directory"),
+    (["info", "--format", "yaml", "--dsn", "chdb://memory"], 2, "--format: text or json, not 'yaml'"),
+    (["sql", "-", "--dsn", "chdb://memory"], 2, "no SQL given on stdin"),
+])
+def test_bad_values_are_one_line(args, code, says):
+    p = subprocess.run([sys.executable, "-m", "loader", *args], input="", capture_output=True, text=True, timeout=300)
+    assert p.returncode == code
+    assert one_line_error(p) == f"error: {says}"
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback():
+    boom = ("import loader.cli as c\n"
+            "c.app.command('boom')(lambda: {}['missing'])\n"
+            "c.main()\n")
+    p = subprocess.run([sys.executable, "-c", boom, "boom"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1
+    assert one_line_error(p).startswith("error: KeyError: 'missing' (unexpected: please report it")
+    debug = subprocess.run([sys.executable, "-c", boom, "boom"], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "LOADER_DEBUG": "1"})
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "KeyError" in debug.stderr
