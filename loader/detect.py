@@ -21,10 +21,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from .hunt import jsonable, run_rule
-from .rules import Rule
+from .rules import Rule, RuleError
 from .warehouse import Warehouse, WarehouseError
 
 DEFAULT_OVERLAP = timedelta(minutes=5)
+# A reset appends this checkpoint rather than deleting rows: the detect user may only SELECT and INSERT
+_RESET = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _COLUMNS = ["rule", "severity", "fingerprint", "eventTime", "eventIDs", "finding", "detectedAt", "delivered",
             "attempts", "version"]
 
@@ -47,19 +49,33 @@ def fingerprint(rule_id: str, event_ids: list[str]) -> str:
 
 def checkpoints(wh: Warehouse) -> dict[str, datetime]:
     return {r: t.replace(tzinfo=timezone.utc) for r, t in
-            wh.rows("SELECT rule, argMax(lastEnd, updatedAt) FROM detection_checkpoints GROUP BY rule")}
+            wh.rows("SELECT rule, argMax(lastEnd, updatedAt) AS last FROM detection_checkpoints GROUP BY rule "
+                    "HAVING last > {reset:DateTime64(6)}", {"reset": _RESET})}
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _insert(wh: Warehouse, rows: list[list[Any]]) -> None:
+def _insert(wh: Warehouse, rows: list[list[Any]], table: str = "detections", columns: list[str] = _COLUMNS) -> None:
     if rows:
         try:
-            wh.client.insert("detections", rows, column_names=_COLUMNS)
+            wh.client.insert(table, rows, column_names=columns)
         except Exception as exc:
-            raise WarehouseError(f"detections write failed: {exc}") from exc
+            raise WarehouseError(f"{table} write failed: {exc}") from exc
+
+
+def _checkpoint(wh: Warehouse, rows: list[list[Any]]) -> None:
+    _insert(wh, rows, "detection_checkpoints", ["rule", "lastEnd", "updatedAt"])
+
+
+def reset_checkpoints(wh: Warehouse, rule_ids: list[str] | None = None) -> list[str]:
+    """Forget the checkpoints of these rules (all when None): their next run starts from its lookback.
+    Returns the rules that had one."""
+    marks = checkpoints(wh)
+    ids = sorted(marks) if rule_ids is None else [r for r in rule_ids if r in marks]
+    _checkpoint(wh, [[r, _RESET, _now()] for r in ids])
+    return ids
 
 
 def reported(wh: Warehouse, rule_id: str, prints: list[str], event_ids: list[str]) -> tuple[set[str], set[str]]:
@@ -111,17 +127,18 @@ def deliver_pending(wh: Warehouse, url: str, tries: int = 3, backoff: float = 0.
 def run_once(wh: Warehouse, rules: list[Rule], *, emit: Callable[[dict], None], webhook: str | None = None,
              overlap: timedelta = DEFAULT_OVERLAP, params: dict[str, str] | None = None,
              now: datetime | None = None, tries: int = 3, backoff: float = 0.5,
-             first_lookback: timedelta | None = None) -> RunSummary:
-    """One detection pass: each rule over [checkpoint - overlap, now). A rule's first run (no checkpoint
-    yet) looks back first_lookback when given, else its default window."""
+             since: timedelta | None = None) -> RunSummary:
+    """One detection pass: each rule over [now - since, now) when since is given, checkpoints or not;
+    else over [checkpoint - overlap, now), or its default window when it has no checkpoint yet."""
     end = now or _now()
     marks = checkpoints(wh)
     summary = RunSummary()
     for rule in rules:
-        start = marks[rule.id] - overlap if rule.id in marks else end - (first_lookback or rule.lookback)
+        start = (end - since if since is not None else marks[rule.id] - overlap if rule.id in marks
+                 else end - rule.lookback)
         try:
             hits = run_rule(wh, rule, start, end, params)
-        except WarehouseError as exc:  # one broken rule must not stop the others
+        except (WarehouseError, RuleError) as exc:  # one broken rule must not stop the others
             summary.errors.append(str(exc))
             continue
         summary.rules += 1
@@ -143,7 +160,7 @@ def run_once(wh: Warehouse, rules: list[Rule], *, emit: Callable[[dict], None], 
             emit(finding)
         _insert(wh, fresh)
         summary.new += len(fresh)
-        wh.client.insert("detection_checkpoints", [[rule.id, end, _now()]], column_names=["rule", "lastEnd", "updatedAt"])
+        _checkpoint(wh, [[rule.id, end, _now()]])
     if webhook:
         summary.delivered, summary.failures = deliver_pending(wh, webhook, tries=tries, backoff=backoff)
         summary.failed = summary.failures.total()

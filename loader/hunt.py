@@ -9,10 +9,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 
 from .rules import Rule, RuleError
 from .warehouse import Warehouse, WarehouseError
+
+
+class ParamError(ValueError):
+    """A parameter value (--param) that no chosen rule takes, or that is not of the type the rule declares."""
 
 
 @dataclass
@@ -55,9 +59,24 @@ def literal(ch_type: str, text: str) -> Any:
     if re.match(r"^(Nullable\()?(Array|Tuple|Map)\(", ch_type):
         try:
             return ast.literal_eval(text.strip() or "[]")
-        except (ValueError, SyntaxError) as exc:
-            raise RuleError(f"cannot read {text!r} as {ch_type}: {exc}") from exc
+        except (ValueError, SyntaxError, RecursionError) as exc:
+            raise ParamError(f"cannot read {text!r} as {ch_type}: {exc}") from exc
     return text
+
+
+def check_params(wh: Warehouse, rules: list[Rule], overrides: dict[str, str]) -> None:
+    """Refuse, before any rule runs, an override that none of the rules declares (a typo would run them
+    with their defaults) or whose value ClickHouse cannot read as the declared type."""
+    for name, text in overrides.items():
+        takers = {r.params[name].type: r for r in rules if name in r.params}  # one check per type
+        if not takers:
+            raise ParamError(f"{name}: none of the rules takes it (their parameters: loader hunt show RULE)")
+        for ch_type, rule in takers.items():
+            try:
+                wh.client.query(f"SELECT {{v:{ch_type}}}", parameters={"v": literal(ch_type, text)})
+            except (ParamError, DatabaseError):
+                like = "; write a literal such as ['a', 'b'], quotes included" if "Array(" in ch_type else ""
+                raise ParamError(f"{name}: {text!r} is not a valid {ch_type} for rule {rule.id}{like}") from None
 
 
 def jsonable(value: Any) -> Any:

@@ -209,7 +209,7 @@ def select(rules: list[Rule], ids: list[str] | None = None, min_severity: str | 
     by_id = {r.id: r for r in rules}
     if ids:
         if missing := [i for i in ids if i not in by_id]:
-            raise RuleError(f"unknown rule id(s): {', '.join(missing)}")
+            raise RuleError(f"unknown rule id(s): {', '.join(missing)} (see loader hunt list)")
         chosen = [by_id[i] for i in ids]
     else:
         chosen = [r for r in rules if include_disabled or r.enabled]

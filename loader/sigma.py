@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.conversion.base import TextQueryBackend
@@ -209,18 +210,30 @@ def sigma_files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml")) if path.is_dir() else [path]
 
 
+def _documents(f: Path) -> list[dict]:
+    """The YAML documents of a Sigma file; SigmaError, naming the file, when it holds something else."""
+    try:
+        docs = [d for d in yaml.safe_load_all(f.read_text(encoding="utf-8")) if d is not None]
+    except (OSError, ValueError, yaml.YAMLError) as exc:  # unreadable, not UTF-8, not YAML
+        raise SigmaError(f"{f}: {_one_line(exc)}") from None
+    if not all(isinstance(d, dict) for d in docs):
+        raise SigmaError(f"{f}: not a Sigma rule (a YAML mapping with title, logsource and detection)")
+    return docs
+
+
 def convert(path: Path) -> list[tuple[Path, str]]:
-    """(source file, rule file text) for every kubernetes audit Sigma rule under path."""
+    """(source file, rule file text) for every kubernetes audit Sigma rule under path; SigmaError names
+    the file it cannot read or convert."""
     out = []
     backend = ClickHouseK8sBackend()
     for f in sigma_files(path):
-        collection = SigmaCollection.from_yaml(f.read_text())
-        rules = [r for r in collection.rules if isinstance(r, SigmaRule)
-                 and r.logsource.product == "kubernetes" and r.logsource.service == "audit"]
-        if not rules:
-            continue
-        for text in backend.convert(SigmaCollection(rules)):
-            out.append((f, text))
+        docs = _documents(f)
+        try:
+            rules = [r for r in SigmaCollection.from_dicts(docs).rules if isinstance(r, SigmaRule)
+                     and r.logsource.product == "kubernetes" and r.logsource.service == "audit"]
+            out += [(f, text) for text in backend.convert(SigmaCollection(rules))]
+        except SigmaError as exc:
+            raise SigmaError(f"{f}: {_one_line(exc)}") from None
     return out
 
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import load_bytes
-from loader.detect import checkpoints, run_once
+from loader.detect import checkpoints, reset_checkpoints, run_once
 from loader.rules import load_rules
 
 NOW = datetime(2024, 6, 3, 12, 0, tzinfo=timezone.utc)
@@ -120,16 +120,31 @@ def test_failed_delivery_is_retried_next_run(wh, exec_rule):
     assert wh.rows("SELECT delivered, attempts FROM detections FINAL") == [(True, 2)]
 
 
-def test_first_run_can_look_back_further_than_the_rule_window(wh, exec_rule):
+def test_since_looks_back_past_the_checkpoint(wh, exec_rule):
     load_bytes(wh, exec_event(7, NOW - timedelta(days=3)))
     assert run_once(wh, exec_rule, emit=lambda f: None, now=NOW).findings == 0  # default window: 1h
-    wh.command("TRUNCATE TABLE detection_checkpoints")
-    s = run_once(wh, exec_rule, emit=lambda f: None, now=NOW, first_lookback=timedelta(days=7))
+    s = run_once(wh, exec_rule, emit=lambda f: None, now=NOW, since=timedelta(days=7))  # checkpoint or not
     assert (s.findings, s.new) == (1, 1)
-    # later runs start from the checkpoint, whatever the first lookback was
-    s = run_once(wh, exec_rule, emit=lambda f: None, now=NOW + timedelta(hours=1), first_lookback=timedelta(days=7))
-    assert s.findings == 0
+    s = run_once(wh, exec_rule, emit=lambda f: None, now=NOW + timedelta(hours=1), since=timedelta(days=7))
+    assert (s.findings, s.new) == (1, 0)  # found again, alerted once
+    assert run_once(wh, exec_rule, emit=lambda f: None, now=NOW + timedelta(hours=1)).findings == 0
 
+
+def test_overlap_0_starts_at_the_checkpoint(wh, exec_rule):
+    assert run_once(wh, exec_rule, emit=lambda f: None, now=NOW).findings == 0
+    load_bytes(wh, exec_event(8, NOW - timedelta(minutes=2)))  # late: before the checkpoint
+    assert run_once(wh, exec_rule, emit=lambda f: None, now=NOW + timedelta(minutes=5), overlap=timedelta(0)).findings == 0
+
+
+def test_reset_checkpoints(wh, exec_rule):
+    run_once(wh, exec_rule, emit=lambda f: None, now=NOW)
+    run_once(wh, [r for r in load_rules() if r.id == "k8s-exec-shell"], emit=lambda f: None, now=NOW)
+    assert reset_checkpoints(wh, ["k8s-pod-exec", "k8s-nope"]) == ["k8s-pod-exec"]
+    assert list(checkpoints(wh)) == ["k8s-exec-shell"]
+    assert reset_checkpoints(wh) == ["k8s-exec-shell"] and checkpoints(wh) == {}
+    load_bytes(wh, exec_event(9, NOW - timedelta(minutes=30)))  # within the rule's window, before the checkpoint
+    assert run_once(wh, exec_rule, emit=lambda f: None, now=NOW + timedelta(minutes=1)).findings == 1
+    assert checkpoints(wh)["k8s-pod-exec"] == NOW + timedelta(minutes=1)
 
 
 def test_a_burst_that_grows_across_runs_alerts_once(wh):
