@@ -6,21 +6,15 @@ next time) and a partly loaded one whose chunks the next run sends again with th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from .decode import ReadError
 from .pipeline import Result, Settings, load_stream
-from .sources import open_s3, s3_client, s3_identity
+from .sources import Listed, open_s3, s3_client, s3_identity
 from .warehouse import Warehouse
-
-
-@dataclass
-class Listed:
-    key: str
-    etag: str
-    size: int
 
 
 @dataclass
@@ -31,17 +25,10 @@ class Backfill:
     failed: list[str] = field(default_factory=list)
 
 
-def list_objects(client, bucket: str, prefix: str) -> Iterator[Listed]:
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for o in page.get("Contents", []):
-            if not o["Key"].endswith("/"):  # folder placeholders
-                yield Listed(o["Key"], o["ETag"], o["Size"])
-
-
 def backfill(wh: Warehouse, bucket: str, objects: list[Listed], settings: Settings, *, client=None,
              on_object: Callable[[Listed, str], None] | None = None,
              on_bytes: Callable[[int], None] | None = None) -> Backfill:
-    """Load objects (from list_objects) in order; on_object(obj, 'loaded'|'skipped'|'failed') after each.
+    """Load objects (from sources.list_prefix) in order; on_object(obj, 'loaded'|'skipped'|'failed') after each.
 
     Raises WarehouseError when ClickHouse fails: what is done stays done, a rerun resumes.
     """
@@ -62,7 +49,8 @@ def backfill(wh: Warehouse, bucket: str, objects: list[Listed], settings: Settin
                         r = load_stream(wh, src.name, src.stream, settings, identity=src.identity, size=src.size,
                                         on_bytes=on_bytes)
                         out.total.add(r)
-            except ClientError as exc:  # deleted or replaced since the listing, or denied
+            # deleted or replaced since the listing, denied, or the connection dropped mid-object
+            except (ClientError, BotoCoreError, ReadError) as exc:
                 out.failed.append(f"{source}: {exc}")
                 state = "failed"
         if state == "loaded":

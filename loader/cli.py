@@ -8,6 +8,7 @@ import re
 import sys
 import time
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Iterator, NoReturn, Optional
 
@@ -18,7 +19,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from . import __version__
 from .pipeline import Result, Settings, load_stream
-from .sources import expand, open_source
+from .sources import Filter, Source, expand, open_source, s3_client
 from .units import DEFAULT_MAX_UNIT
 from .cluster import apply_cluster, cluster_schema
 from .warehouse import (DEFAULT_DSN, DsnError, Warehouse, WarehouseError, check_dsn, redact_dsn, schema_files,
@@ -50,19 +51,38 @@ Dsn = Annotated[str, typer.Option("--dsn", envvar="LOADER_DSN", show_default=Tru
                                   help="chdb:///path or chdb:relative/path (embedded), or "
                                        "http(s)://user:pass@host:8123/db")]
 Workspace = Annotated[str, typer.Option("--workspace", envvar="LOADER_WORKSPACE", help="workspaceID of the rows")]
-Ttl = Annotated[int, typer.Option("--ttl-days", envvar="LOADER_TTL_DAYS", help="sourceTTL: days to keep rows, 0 = forever")]
+Ttl = Annotated[int, typer.Option("--ttl-days", envvar="LOADER_TTL_DAYS", min=0, help="sourceTTL: days to keep rows, 0 = forever")]
 Cluster = Annotated[str, typer.Option("--cluster", envvar="LOADER_CLUSTER",
                                       help="default tags['cluster'] when the envelope names none")]
 Redact = Annotated[bool, typer.Option("--redact/--no-redact", envvar="LOADER_REDACT",
                                       help="replace Secret data/stringData values by their hash")]
-MaxUnit = Annotated[int, typer.Option("--max-unit-bytes", envvar="LOADER_MAX_UNIT_BYTES",
+MaxUnit = Annotated[int, typer.Option("--max-unit-bytes", envvar="LOADER_MAX_UNIT_BYTES", min=1024,
                                       help="larger JSON values are rejected as too large")]
-SummaryFormat = Annotated[str, typer.Option("--format", help="summary: text or json")]
+def _summary_format(value: str) -> str:
+    if value not in ("text", "json"):
+        fail(f"--format: text or json, not {value!r}", 2)
+    return value
+
+
+SummaryFormat = Annotated[str, typer.Option("--format", callback=_summary_format, help="summary: text or json")]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(code)
+
+
+def main() -> None:
+    """The `loader` command. An error no command expected is still one line, with a hint to the traceback:
+    it is a bug, and LOADER_DEBUG=1 shows where."""
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("LOADER_DEBUG"):
+            raise
+        err.print(f"[red]error:[/red] {escape(type(exc).__name__)}: {escape(str(exc) or '')} "
+                  "(unexpected: please report it; LOADER_DEBUG=1 shows the traceback)")
+        sys.exit(1)
 
 
 def _version(value: bool) -> None:
@@ -92,13 +112,14 @@ def warehouse(dsn: str) -> Iterator[Warehouse]:
         wh.close()
 
 
-def summary_line(r: Result, sources: int) -> str:
+def summary_line(r: Result, sources: int, filtered: int = 0) -> str:
     rate = r.events / r.seconds if r.seconds else 0.0
     read, new = r.events + r.rejects, r.new_events + r.new_rejects
     news = ("" if not read else ", all new" if new == read else ", 0 new (already loaded)" if not new
             else f", {new} new ({read - new} already loaded)")
     return (f"loaded {sources} source(s): {r.events} events, {r.rejects} rejects read{news}, {r.size} bytes "
-            f"in {r.seconds:.1f}s ({rate:,.0f} events/s)")
+            f"in {r.seconds:.1f}s ({rate:,.0f} events/s)"
+            + (f"; {filtered} skipped by --include/--exclude" if filtered else ""))
 
 
 def _reason(exc: Exception) -> str:
@@ -108,9 +129,19 @@ def _reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
+Include = Annotated[Optional[list[str]], typer.Option(
+    "--include", envvar="LOADER_INCLUDE", metavar="GLOB",
+    help="in directories and S3 prefixes, load only files whose path under it, or name, matches GLOB "
+         "(repeatable, env space-separated; * stays within a folder, ** spans folders, {a,b} either)")]
+Exclude = Annotated[Optional[list[str]], typer.Option(
+    "--exclude", envvar="LOADER_EXCLUDE", metavar="GLOB",
+    help="in directories and S3 prefixes, skip files matching GLOB (as --include; wins over it)")]
+
+
 @app.command(epilog=EXIT_CODES)
 def load(
-    paths: Annotated[list[str], typer.Argument(help="files, directories, '-' for stdin, or s3://bucket/key")],
+    paths: Annotated[list[str], typer.Argument(
+        help="files, directories, '-' for stdin, s3://bucket/key, s3://bucket/prefix/")],
     dsn: Dsn = DEFAULT_DSN,
     workspace: Workspace = "default",
     source_id: Annotated[str, typer.Option("--source-id", envvar="LOADER_SOURCE_ID", help="sourceID of the rows")] = "file",
@@ -118,18 +149,37 @@ def load(
     cluster: Cluster = "",
     redact: Redact = True,
     max_unit_bytes: MaxUnit = DEFAULT_MAX_UNIT,
+    include: Include = None,
+    exclude: Exclude = None,
     fmt: SummaryFormat = "text",
 ) -> None:
-    """Load audit logs from files, stdin or S3 (any envelope, any compression). Loading again adds nothing."""
+    """Load audit logs from files, directories, stdin or S3 objects and prefixes (any envelope, any compression).
+    Loading again adds nothing."""
     if fmt not in ("text", "json"):
         fail(f"--format: text or json, not {fmt!r}", 2)
     settings = Settings(workspace=workspace, source_id=source_id, ttl_days=ttl_days, cluster=cluster,
                         redact=redact, max_unit=max_unit_bytes)
-    specs = expand(paths)
     total, loaded = Result("total"), 0
     failed: dict[str, str] = {}  # source -> why it did not load
-    partial: dict = {}  # the source being loaded: its Result as far as committed, and the bytes read
     t0 = time.monotonic()
+
+    def failure(name: str, exc: Exception) -> None:
+        failed[name] = _reason(exc)
+        err.print(f"[red]error:[/red] {escape(name)}: {escape(failed[name])}")
+
+    keep, s3 = Filter(include, exclude), cache(s3_client)  # one S3 client, made when the first S3 source needs it
+    sources: list[Source] = []
+    filtered = 0  # files left out by --include/--exclude
+    for spec in paths:
+        try:
+            found, left_out = expand(spec, keep, s3)
+        except Exception as exc:  # no such prefix or bucket, denied, no AWS credentials: say why, go on
+            failure(spec, exc)
+            continue
+        sources += found
+        filtered += left_out
+    count = len(sources) + len(failed)
+    partial: dict = {}  # the source being loaded: its Result as far as committed, and the bytes read
     with warehouse(dsn) as wh, Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                                         TransferSpeedColumn(), TextColumn("{task.fields[counts]}"),
                                         TimeRemainingColumn(), console=err, disable=not err.is_terminal,
@@ -148,11 +198,11 @@ def load(
                 total.add(r)
 
         try:
-            for spec in specs:
+            for source in sources:
                 partial.clear()
                 try:
-                    with open_source(spec) as src:
-                        task = progress.add_task(Path(src.name).name, total=src.size, counts="")
+                    with open_source(source, s3) as src:
+                        task = progress.add_task(escape(Path(src.name).name), total=src.size, counts="")
                         r = load_stream(wh, src.name, src.stream, settings, identity=src.identity, size=src.size,
                                         on_bytes=lambda n, t=task: on_bytes(n, t),
                                         on_chunk=lambda r, t=task: on_chunk(r, t))
@@ -160,8 +210,7 @@ def load(
                 except WarehouseError:
                     raise
                 except Exception as exc:  # unreadable source: say why, go on with the others
-                    failed[spec] = _reason(exc)
-                    err.print(f"[red]error:[/red] {escape(spec)}: {escape(failed[spec])}")
+                    failure(source.name, exc)
                     add_partial()
                     continue
                 loaded += 1
@@ -175,13 +224,13 @@ def load(
     if failed and total.status == "done":
         total.status = "failed"
     if fmt == "json":
-        print(json.dumps({"summary": True, **total.__dict__, "sources": len(specs), "failed": list(failed),
-                          "errors": [{"source": s, "error": e} for s, e in failed.items()]}))
+        print(json.dumps({"summary": True, **total.__dict__, "sources": count, "skipped": filtered,
+                          "failed": list(failed), "errors": [{"source": s, "error": e} for s, e in failed.items()]}))
     else:
-        err.print(summary_line(total, loaded) + (f"; {len(failed)} of {len(specs)} failed" if failed else ""))
+        err.print(summary_line(total, loaded, filtered) + (f"; {len(failed)} of {count} failed" if failed else ""))
     if total.status == "interrupted":
         err.print("[yellow]interrupted:[/yellow] what was committed stays; loading again adds only the rest")
-        if "-" in specs:
+        if Source("-") in sources:
             # the reading thread may be blocked on stdin, holding the lock that interpreter shutdown takes (it
             # would abort); the warehouse is closed and the summary printed, so nothing else is pending
             sys.stdout.flush()
@@ -201,6 +250,8 @@ def sql(
 ) -> None:
     """Run SQL against the warehouse and print the result in any ClickHouse format."""
     text = (sys.stdin.read() if query == "-" else query).strip().rstrip(";")
+    if not text:
+        fail("no SQL given" + (" on stdin" if query == "-" else ""), 2)
     if m := re.search(r"\bFORMAT\s+(\w+)\s*$", text, re.I):
         text, fmt = text[:m.start()], m.group(1)
     params = {}

@@ -11,12 +11,15 @@ import time
 from typing import Annotated, Optional
 
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from .backfill import backfill as run_backfill, list_objects
-from .cli import Cluster, Dsn, MaxUnit, Redact, SummaryFormat, Ttl, Workspace, err, fail, summary_line, warehouse
+from .backfill import backfill as run_backfill
+from .cli import (Cluster, Dsn, Exclude, Include, MaxUnit, Redact, SummaryFormat, Ttl, Workspace, err, fail,
+                  summary_line, warehouse)
 from .pipeline import Settings
-from .sources import parse_s3, s3_client
+from .sources import Filter, SetupError, list_prefix, parse_s3, s3_client
 from .sqs import poll
 from .units import DEFAULT_MAX_UNIT
 from .warehouse import DEFAULT_DSN
@@ -82,8 +85,11 @@ def sqs_poll(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     t0 = time.monotonic()
-    stats = poll(queue_url, dsn, settings, workers=workers, idle_exit=idle_exit, stop=stop,
-                 metrics_port=metrics_port, visibility_timeout=visibility_timeout)
+    try:
+        stats = poll(queue_url, dsn, settings, workers=workers, idle_exit=idle_exit, stop=stop,
+                     metrics_port=metrics_port, visibility_timeout=visibility_timeout)
+    except SetupError as exc:
+        fail(str(exc))
     seconds = time.monotonic() - t0
     if fmt == "json":
         print(json.dumps({"summary": True, **stats.__dict__, "seconds": round(seconds, 3)}))
@@ -94,7 +100,7 @@ def sqs_poll(
 
 
 def backfill(
-    uri: Annotated[str, typer.Argument(help="s3://bucket/prefix to load everything under")],
+    uri: Annotated[str, typer.Argument(help="s3://bucket/prefix to load everything under (s3://bucket: all of it)")],
     dsn: Dsn = DEFAULT_DSN,
     workspace: Workspace = "default",
     source_id: Annotated[str, typer.Option("--source-id", envvar="LOADER_SOURCE_ID",
@@ -103,19 +109,24 @@ def backfill(
     cluster: Cluster = "",
     redact: Redact = True,
     max_unit_bytes: MaxUnit = DEFAULT_MAX_UNIT,
+    include: Include = None,
+    exclude: Exclude = None,
     fmt: SummaryFormat = "text",
 ) -> None:
     """Load the objects already under an S3 prefix, skipping those loaded before (same ETag). Resumable."""
     try:
-        bucket, prefix = parse_s3(uri if uri.count("/") > 2 else uri + "/")
+        bucket, prefix = parse_s3(uri)
     except ValueError as exc:
         fail(str(exc), 2)
     settings = Settings(workspace=workspace, source_id=source_id, ttl_days=ttl_days, cluster=cluster,
                         redact=redact, max_unit=max_unit_bytes)
-    client = s3_client()
     t0 = time.monotonic()
+    try:
+        client = s3_client()
+        objects, filtered = list_prefix(client, bucket, prefix, Filter(include, exclude))
+    except (SetupError, LookupError, BotoCoreError, ClientError) as exc:  # no credentials, no bucket, denied
+        fail(f"{uri}: {exc}")
     with warehouse(dsn) as wh:
-        objects = list(list_objects(client, bucket, prefix))
         done = {"loaded": 0, "skipped": 0, "failed": 0}
 
         def counted(_, state: str) -> None:
@@ -128,13 +139,13 @@ def backfill(
             out = run_backfill(wh, bucket, objects, settings, client=client,
                                on_bytes=lambda n: progress.advance(task, n), on_object=counted)
     for failure in out.failed:
-        err.print(f"[red]error:[/red] {failure}")
+        err.print(f"[red]error:[/red] {escape(failure)}")
     out.total.seconds = time.monotonic() - t0
     if fmt == "json":
         print(json.dumps({"summary": True, **out.total.__dict__, "objects": len(objects), "loaded": out.loaded,
-                          "skipped": out.skipped, "failed": out.failed}))
+                          "skipped": out.skipped, "filtered": filtered, "failed": out.failed}))
     else:
-        err.print(f"{summary_line(out.total, out.loaded)}; skipped {out.skipped} already loaded, "
+        err.print(f"{summary_line(out.total, out.loaded, filtered)}; skipped {out.skipped} already loaded, "
                   f"{len(out.failed)} failed")
-    if out.failed and not out.loaded and not out.skipped:
+    if out.failed:  # the others loaded; running it again retries only the failed ones
         raise typer.Exit(1)

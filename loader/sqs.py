@@ -14,19 +14,19 @@ the queue's redrive policy (DLQ); an unparseable body is logged and left likewis
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .decode import ReadError
 from .metrics import Metrics, serve
 from .notifications import NotificationError, ObjectRef, parse
 from .pipeline import Settings, load_stream
-from .sources import open_s3, s3_client, s3_identity
+from .sources import SetupError, aws_session, open_s3, s3_client, s3_identity
 from .warehouse import Warehouse, WarehouseError
 
 log = logging.getLogger("loader.sqs")
@@ -37,6 +37,7 @@ MAX_BACKOFF = 30.0
 # S3 answers that will not change by retrying: the object is gone, replaced or not ours to read
 GONE = {"NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404", "NotFound", "AccessDenied", "403",
         "PreconditionFailed", "412", "InvalidObjectState"}
+REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
 
 
 @dataclass
@@ -78,8 +79,18 @@ class _Held:
             return len(self._handles)
 
 
+def queue_region(queue_url: str) -> str | None:
+    """The region an SQS queue URL names (https://sqs.eu-west-1.amazonaws.com/123/q, VPC endpoints too)."""
+    host = queue_url.partition("://")[2].partition("/")[0]
+    return next((label for label in host.split(".") if REGION.fullmatch(label)), None)
+
+
 def queue_visibility(client, queue_url: str) -> int:
-    attrs = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    """The queue's visibility timeout; SetupError when the queue cannot be read (missing, denied, unreachable)."""
+    try:
+        attrs = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    except (BotoCoreError, ClientError) as exc:
+        raise SetupError(f"cannot read the queue {queue_url}: {exc}") from exc
     return int(attrs["VisibilityTimeout"])
 
 
@@ -105,8 +116,11 @@ class Poller:
                  stop: threading.Event, visibility_timeout: int | None, metrics: Metrics):
         self.queue_url, self.dsn, self.settings = queue_url, dsn, settings
         self.workers, self.idle_exit, self.stop, self.metrics = max(1, workers), idle_exit, stop, metrics
-        self.sqs = boto3.client("sqs")
-        self.visibility = visibility_timeout or queue_visibility(self.sqs, queue_url)
+        # clients are thread-safe, a session is not: every thread's clients are made here, from one session
+        self.session = aws_session(queue_region(queue_url))
+        self.sqs = self.session.client("sqs")
+        queue_default = queue_visibility(self.sqs, queue_url)  # fails at once on a queue that cannot be read
+        self.visibility = visibility_timeout or queue_default
         self.held = _Held()
         self.slots = threading.Semaphore(self.workers)
         self.done = threading.Event()   # the receive loop has ended: heartbeat and workers wind down
@@ -119,8 +133,10 @@ class Poller:
         if wh is None:
             return
         wh.close()
-        threads = [threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)]
-        threads += [threading.Thread(target=self._worker, name=f"worker-{i}", daemon=True) for i in range(self.workers)]
+        threads = [threading.Thread(target=self._heartbeat, args=(self.session.client("sqs"),), name="heartbeat",
+                                    daemon=True)]
+        threads += [threading.Thread(target=self._worker, args=(self.session.client("sqs"), s3_client(self.session)),
+                                     name=f"worker-{i}", daemon=True) for i in range(self.workers)]
         for t in threads:
             t.start()
         try:
@@ -190,8 +206,7 @@ class Poller:
             return len(self._work)
 
     # -- heartbeat ------------------------------------------------------------------------------
-    def _heartbeat(self) -> None:
-        client = boto3.client("sqs")
+    def _heartbeat(self, client) -> None:
         interval = max(0.5, self.visibility / 3)
         while not self.done.wait(interval):
             for handle in self.held.snapshot():
@@ -211,8 +226,7 @@ class Poller:
                 self._work_ready.wait(0.5)
             return self._work.pop(0)
 
-    def _worker(self) -> None:
-        sqs, s3 = boto3.client("sqs"), s3_client()
+    def _worker(self, sqs, s3) -> None:
         wh: Warehouse | None = None
         try:
             while (message := self._next()) is not None:
@@ -331,9 +345,14 @@ class Poller:
 def poll(queue_url: str, dsn: str, settings: Settings, *, workers: int = 2, idle_exit: float | None = None,
          stop: threading.Event | None = None, metrics_port: int | None = None,
          visibility_timeout: int | None = None) -> PollStats:
-    """Consume queue_url until stop is set (or the queue has been empty for idle_exit seconds)."""
+    """Consume queue_url until stop is set (or the queue has been empty for idle_exit seconds).
+
+    Raises SetupError before any work: no AWS region or credentials, a queue it cannot read, a port taken."""
     metrics = Metrics()
-    server = serve(metrics, metrics_port) if metrics_port is not None else None
+    try:
+        server = serve(metrics, metrics_port) if metrics_port is not None else None
+    except OSError as exc:  # taken, or privileged
+        raise SetupError(f"--metrics-port {metrics_port}: {exc.strerror or exc}") from exc
     try:
         Poller(queue_url, dsn, settings, workers=workers, idle_exit=idle_exit, stop=stop or threading.Event(),
                visibility_timeout=visibility_timeout, metrics=metrics).run()

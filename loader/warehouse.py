@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -278,12 +279,15 @@ class _Captured:
     replay: bool = True  # write what was captured to stderr after the block
 
 
+_STDERR = threading.Lock()  # descriptor 2 is the process's: two threads opening warehouses take turns
+
+
 @contextmanager
 def _stderr_captured() -> Iterator[_Captured]:
     """Hold back what native code writes to file descriptor 2 inside the block."""
     sys.stderr.flush()
-    saved, captured = os.dup(2), _Captured()
-    with tempfile.TemporaryFile() as tmp:
+    with _STDERR, tempfile.TemporaryFile() as tmp:
+        saved, captured = os.dup(2), _Captured()
         os.dup2(tmp.fileno(), 2)
         try:
             yield captured

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import uuid
 from datetime import datetime, timezone
 
@@ -31,6 +32,17 @@ def aws(moto_endpoint, monkeypatch):
     for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(k, raising=False)
     return moto_endpoint
+
+
+def bare_env(tmp_path, **aws: str) -> dict[str, str]:
+    """This process's environment for a subprocess, with no AWS setting but the given ones: no AWS_* variable,
+    empty config and credentials files, no instance metadata, so nothing from this machine leaks in."""
+    (tmp_path / "aws-config").touch()
+    (tmp_path / "aws-credentials").touch()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return env | {"AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+                  "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+                  "AWS_EC2_METADATA_DISABLED": "true"} | aws
 
 
 def make_queue(sqs, name: str, visibility: int = 5, max_receive: int = 2) -> tuple[str, str]:
@@ -79,4 +91,5 @@ def clients():
     return boto3.client("s3"), boto3.client("sqs")
 
 
-__all__ = ["moto_endpoint", "aws", "make_queue", "notify", "unique_name", "audit_events", "queue_depth", "clients"]
+__all__ = ["moto_endpoint", "aws", "bare_env", "make_queue", "notify", "unique_name", "audit_events", "queue_depth",
+           "clients"]
