@@ -76,3 +76,30 @@ def test_schema_apply_is_idempotent(tmp_path):
     assert first.returncode == second.returncode == 0
     assert b"applied 010_kubernetes_audit_logs.sql" in first.stderr
     assert b"applied" not in second.stderr
+
+
+def _help_texts(command, path=()) -> dict[tuple[str, ...], str]:
+    """--help of every command and group, as a user sees it."""
+    from typer.testing import CliRunner
+
+    from loader.cli import app
+    out = {path: CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"}).output}
+    for name, sub in getattr(command, "commands", {}).items():
+        out.update(_help_texts(sub, (*path, name)))
+    return out
+
+
+def test_every_loader_variable_the_code_reads_is_in_the_help():
+    import re
+    from pathlib import Path
+
+    import typer.main
+
+    from loader.cli import app
+
+    helps = _help_texts(typer.main.get_command(app))
+    shown = set(re.findall(r"LOADER_[A-Z_]+", "\n".join(helps.values())))
+    package = Path(__file__).resolve().parent.parent / "loader"
+    read = {v for f in package.rglob("*.py") for v in re.findall(r"LOADER_[A-Z_]+", f.read_text())}
+    assert read and read <= shown, f"not in any --help: {sorted(read - shown)}"
+    assert len(helps) > 20  # every command was reached, not just the root

@@ -87,7 +87,7 @@ def test_materialized_views_write_to_cluster_objects(wh, cluster_ddl):
 
 
 def test_schema_show_cluster_prints_the_cluster_form():
-    out = CliRunner().invoke(app, ["schema", "show", "--cluster", "audit"])
+    out = CliRunner().invoke(app, ["schema", "show", "--on-cluster", "audit"])
     assert out.exit_code == 0, out.output
     assert "CREATE TABLE IF NOT EXISTS kubernetes_audit_logs_local ON CLUSTER `audit`" in out.output
     assert "ENGINE = Distributed(`audit`" in out.output

@@ -28,7 +28,7 @@ CREATE ROLE IF NOT EXISTS analyst SETTINGS PROFILE 'analyst_limits';
 GRANT SELECT ON kubernetes_audit_logs TO analyst;
 GRANT SELECT ON kubernetes_audit_logs_rejects TO analyst;
 GRANT SELECT ON ingest_ledger TO analyst;
--- On a cluster (`loader schema apply --cluster`) the two event tables are Distributed over *_local
+-- On a cluster (`loader schema apply --on-cluster`) the two event tables are Distributed over *_local
 -- tables, and with the cluster secret each shard runs its part of a query as the user who sent it:
 -- the same grant and policy must hold there. On one server these names match no table, which
 -- ClickHouse allows (grants and policies are by name), so one file serves both layouts.

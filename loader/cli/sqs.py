@@ -15,14 +15,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from .backfill import backfill as run_backfill
-from .cli import (Cluster, Dsn, Exclude, Include, MaxUnit, Redact, SummaryFormat, Ttl, Workspace, err, fail,
-                  summary_line, warehouse)
-from .pipeline import Settings
-from .sources import Filter, SetupError, list_prefix, parse_s3, s3_client
-from .sqs import poll
-from .units import DEFAULT_MAX_UNIT
-from .warehouse import DEFAULT_DSN
+from ..backfill import backfill as run_backfill
+from ..pipeline import Settings
+from ..sources import Filter, SetupError, list_prefix, parse_s3, s3_client
+from ..sqs import poll
+from ..warehouse import DEFAULT_DSN
+from .options import Dsn, Exclude, Include, SummaryFormat, err, fail, ingest_options, summary_line, warehouse
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -55,16 +53,11 @@ def register(app: typer.Typer) -> None:
     app.command("backfill")(backfill)
 
 
+@ingest_options(source_id=None, source_help="sourceID of the rows [default: the queue name]")
 def sqs_poll(
     queue_url: Annotated[str, typer.Option("--queue-url", envvar="LOADER_QUEUE_URL", help="SQS queue receiving S3 notifications")],
+    settings: Settings,
     dsn: Dsn = DEFAULT_DSN,
-    workspace: Workspace = "default",
-    source_id: Annotated[Optional[str], typer.Option("--source-id", envvar="LOADER_SOURCE_ID",
-                                                     help="sourceID of the rows [default: the queue name]")] = None,
-    ttl_days: Ttl = 365,
-    cluster: Cluster = "",
-    redact: Redact = True,
-    max_unit_bytes: MaxUnit = DEFAULT_MAX_UNIT,
     workers: Annotated[int, typer.Option("--workers", envvar="LOADER_WORKERS", min=1, help="objects in flight")] = 2,
     idle_exit: Annotated[Optional[float], typer.Option("--idle-exit", envvar="LOADER_IDLE_EXIT",
                                                        help="exit 0 once the queue has been empty this many seconds")] = None,
@@ -79,8 +72,7 @@ def sqs_poll(
     if log_format not in ("text", "json"):
         fail("--log-format is text or json", 2)
     setup_logging(log_format)
-    settings = Settings(workspace=workspace, source_id=source_id or queue_url.rstrip("/").rsplit("/", 1)[-1],
-                        ttl_days=ttl_days, cluster=cluster, redact=redact, max_unit=max_unit_bytes)
+    settings.source_id = settings.source_id or queue_url.rstrip("/").rsplit("/", 1)[-1]
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -99,16 +91,11 @@ def sqs_poll(
                   f"{stats.rejects} rejects, {stats.bytes} bytes in {seconds:.1f}s")
 
 
+@ingest_options(source_id="s3", source_help="sourceID of the rows (use sqs-poll's, its queue name, to match)")
 def backfill(
     uri: Annotated[str, typer.Argument(help="s3://bucket/prefix to load everything under (s3://bucket: all of it)")],
+    settings: Settings,
     dsn: Dsn = DEFAULT_DSN,
-    workspace: Workspace = "default",
-    source_id: Annotated[str, typer.Option("--source-id", envvar="LOADER_SOURCE_ID",
-                                           help="sourceID of the rows (use sqs-poll's, its queue name, to match)")] = "s3",
-    ttl_days: Ttl = 365,
-    cluster: Cluster = "",
-    redact: Redact = True,
-    max_unit_bytes: MaxUnit = DEFAULT_MAX_UNIT,
     include: Include = None,
     exclude: Exclude = None,
     fmt: SummaryFormat = "text",
@@ -118,8 +105,6 @@ def backfill(
         bucket, prefix = parse_s3(uri)
     except ValueError as exc:
         fail(str(exc), 2)
-    settings = Settings(workspace=workspace, source_id=source_id, ttl_days=ttl_days, cluster=cluster,
-                        redact=redact, max_unit=max_unit_bytes)
     t0 = time.monotonic()
     try:
         client = s3_client()

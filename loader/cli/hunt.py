@@ -16,11 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
-from .cli import DEFAULT_DSN, EXIT_CODES, Dsn, err, fail, warehouse
-from .detect import reset_checkpoints, run_once
-from .hunt import ParamError, check_params, jsonable, parse_time, run_rule
-from .rules import SEVERITIES, Rule, RuleError, load_rules, parse_duration, select
-from .warehouse import Warehouse
+from ..detect import reset_checkpoints, run_once
+from ..hunt import ParamError, check_params, jsonable, parse_time, run_rule
+from ..rules import SEVERITIES, Rule, RuleError, load_rules, parse_duration, select
+from ..warehouse import DEFAULT_DSN, Warehouse
+from .options import EXIT_CODES, Dsn, err, fail, pairs, warehouse
 
 hunt_app = typer.Typer(help="Saved hunting and detection SQL (queries/).", no_args_is_help=True)
 sigma_app = typer.Typer(help="Sigma rules (product: kubernetes, service: audit).", no_args_is_help=True)
@@ -45,16 +45,6 @@ def _select(rules: list[Rule], **how) -> list[Rule]:
 def _format(fmt: str, choices: tuple[str, ...]) -> None:
     if fmt not in choices:
         fail(f"--format: {', '.join(choices[:-1])} or {choices[-1]}, not {fmt!r}", 2)
-
-
-def _params(pairs: list[str] | None) -> dict[str, str]:
-    out = {}
-    for p in pairs or []:
-        if "=" not in p:
-            fail(f"--param wants name=value, got {p!r}", 2)
-        k, v = p.split("=", 1)
-        out[k.strip()] = v
-    return out
 
 
 def _check_params(wh: Warehouse, rules: list[Rule], overrides: dict[str, str]) -> None:
@@ -174,7 +164,7 @@ def hunt_run(
     if lo and lo >= hi:
         fail(f"--start: {jsonable(lo)} is not before the end of the window, {jsonable(hi)}", 2)
     chosen = _select(_rules(), ids=rule_ids, include_disabled=True)
-    overrides, state, hits_total, t0 = _params(param), {}, 0, time.monotonic()
+    overrides, state, hits_total, t0 = pairs("--param", param), {}, 0, time.monotonic()
     with warehouse(dsn) as wh:
         _check_params(wh, chosen, overrides)
         for rule in chosen:
@@ -225,7 +215,7 @@ def detect(
     gap, interval, lookback = _duration("--overlap", overlap), _duration("--every", every), _duration("--since", since)
     if interval is not None and not interval:
         fail("--every: at least 1s, not 0s", 2)
-    overrides = _params(param)
+    overrides = pairs("--param", param)
     emit = lambda f: (print(json.dumps(f)), sys.stdout.flush())  # noqa: E731
     with warehouse(dsn) as wh:
         _check_params(wh, chosen, overrides)

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .cli import Dsn, SummaryFormat, Workspace, err, fail
-from .generate import COMPRESSIONS, FORMATS, write
-from .warehouse import DEFAULT_DSN, WarehouseError, redact_dsn
+from ..generate import COMPRESSIONS, FORMATS, write
+from ..warehouse import DEFAULT_DSN, WarehouseError, redact_dsn
+from .options import Dsn, SummaryFormat, Workspace, err, fail
 
 
 def register(app: typer.Typer) -> None:

@@ -12,10 +12,10 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .cli import DEFAULT_DSN, Dsn, SummaryFormat, err, fail, warehouse
-from .ipdb import (IpdbError, Imported, databases, dictionary_status, fingerprint, forget, import_path,
+from ..ipdb import (IpdbError, Imported, databases, dictionary_status, fingerprint, forget, import_path,
                    reload_dictionaries)
-from .warehouse import Warehouse
+from ..warehouse import DEFAULT_DSN, Warehouse
+from .options import Dsn, SummaryFormat, err, fail, warehouse
 
 ipdb_app = typer.Typer(help="IP databases (MaxMind CSV/MMDB, IPtoASN, DB-IP) behind the src* columns.",
                        no_args_is_help=True)
