@@ -65,11 +65,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per rule; the best is reported")
     args = ap.parse_args()
     folder = Path(args.dir or tempfile.mkdtemp(prefix="bench-rules-"))
-    wh = Warehouse(f"chdb://{folder}")
-    wh.ensure_schema()
     # repeats must cost what a first run costs: the query condition cache would remember which granules a
-    # filter rejected and turn the second run of a selective rule into a few milliseconds
-    wh.client.set_client_setting("use_query_condition_cache", 0)
+    # filter rejected and turn the second run of a selective rule into a few milliseconds (ch_* DSN parameters
+    # are settings of every query)
+    wh = Warehouse(f"chdb://{folder}?ch_use_query_condition_cache=0")
+    wh.ensure_schema()
     have = wh.rows("SELECT count() FROM kubernetes_audit_logs")[0][0]
     if have == 0:
         t0 = time.perf_counter()

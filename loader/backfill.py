@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .decode import ReadError
+from .ledger import Ledger
 from .pipeline import Result, Settings, load_stream
 from .sources import Listed, open_s3, s3_client, s3_identity
 from .warehouse import Warehouse
@@ -36,14 +37,15 @@ def backfill(wh: Warehouse, bucket: str, objects: list[Listed], settings: Settin
     out = Backfill()
     for obj in objects:
         source = f"s3://{bucket}/{obj.key}"
+        ledger = Ledger(wh, settings.workspace, settings.source_id, source)
         state = "loaded"
         # the listing has no version: versioned buckets are checked again with GetObject's identity
-        if wh.loaded(settings.workspace, source, s3_identity(obj.etag, None)):
+        if ledger.loaded(s3_identity(obj.etag, None)):
             state = "skipped"
         else:
             try:
                 with open_s3(bucket, obj.key, client, etag=obj.etag) as src:
-                    if src.identity != s3_identity(obj.etag, None) and wh.loaded(settings.workspace, source, src.identity):
+                    if src.identity != s3_identity(obj.etag, None) and ledger.loaded(src.identity):
                         state = "skipped"
                     else:
                         r = load_stream(wh, src.name, src.stream, settings, identity=src.identity, size=src.size,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .warehouse import Warehouse, schema_files, statements
+from .warehouse import MIGRATIONS, Warehouse, schema_files, statements
 
 # table -> sharding key of its Distributed table; rows of one key stay on one shard (ReplacingMergeTree
 # collapses, ORDER BY ... LIMIT BY and FINAL work per shard).
@@ -32,9 +32,6 @@ SHARDED = {
 SHARD_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
 EVERY_NODE_PATH = "/clickhouse/tables/all/{database}/{table}"  # needs a {replica} macro unique per node
 _DEDUP = "replicated_deduplication_window = 10000, replicated_deduplication_window_seconds = 604800"
-
-MIGRATIONS = ("CREATE TABLE IF NOT EXISTS schema_migrations (file String, sha256 String, appliedAt DateTime DEFAULT now()) "
-              "ENGINE = ReplacingMergeTree(appliedAt) ORDER BY file")
 
 _CREATE = re.compile(r"^CREATE\s+(?:OR\s+REPLACE\s+)?(?P<kind>TABLE|MATERIALIZED\s+VIEW|VIEW|DICTIONARY|FUNCTION)\s+"
                      r"(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\w+)", re.I | re.M)

@@ -59,10 +59,7 @@ def _now() -> datetime:
 
 def _insert(wh: Warehouse, rows: list[list[Any]], table: str = "detections", columns: list[str] = _COLUMNS) -> None:
     if rows:
-        try:
-            wh.client.insert(table, rows, column_names=columns)
-        except Exception as exc:
-            raise WarehouseError(f"{table} write failed: {exc}") from exc
+        wh.insert(table, rows, columns)
 
 
 def _checkpoint(wh: Warehouse, rows: list[list[Any]]) -> None:

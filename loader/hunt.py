@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
-
 from .rules import Rule, RuleError
-from .warehouse import Warehouse, WarehouseError
+from .warehouse import QueryError, Warehouse, WarehouseError
 
 
 class ParamError(ValueError):
@@ -73,8 +71,8 @@ def check_params(wh: Warehouse, rules: list[Rule], overrides: dict[str, str]) ->
             raise ParamError(f"{name}: none of the rules takes it (their parameters: loader hunt show RULE)")
         for ch_type, rule in takers.items():
             try:
-                wh.client.query(f"SELECT {{v:{ch_type}}}", parameters={"v": literal(ch_type, text)})
-            except (ParamError, DatabaseError):
+                wh.rows(f"SELECT {{v:{ch_type}}}", {"v": literal(ch_type, text)})
+            except (ParamError, QueryError):
                 like = "; write a literal such as ['a', 'b'], quotes included" if "Array(" in ch_type else ""
                 raise ParamError(f"{name}: {text!r} is not a valid {ch_type} for rule {rule.id}{like}") from None
 
@@ -98,11 +96,9 @@ def run_rule(wh: Warehouse, rule: Rule, start: datetime, end: datetime,
     """Run one rule; its rows must carry eventTime and eventIDs (queries/README.md)."""
     t0 = time.monotonic()
     try:
-        result = wh.client.query(rule.sql, parameters=parameters(rule, start, end, overrides))
-    except ClickHouseError as exc:
-        raise WarehouseError(f"rule {rule.id}: {exc}") from exc
-    missing = {"eventTime", "eventIDs"} - set(result.column_names)
-    if result.result_rows and missing:
+        rows = wh.query_dicts(rule.sql, parameters(rule, start, end, overrides))
+    except WarehouseError as exc:
+        raise exc.about(f"rule {rule.id}") from exc
+    if rows and (missing := {"eventTime", "eventIDs"} - rows[0].keys()):
         raise RuleError(f"rule {rule.id}: result lacks column(s) {', '.join(sorted(missing))}")
-    rows = [dict(zip(result.column_names, r)) for r in result.result_rows]
     return Hits(rule, rows, time.monotonic() - t0)

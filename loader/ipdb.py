@@ -26,10 +26,9 @@ from typing import Any, BinaryIO
 
 import maxminddb
 import pyarrow as pa
-from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from .decode import decode
-from .warehouse import Warehouse, WarehouseError
+from .warehouse import Warehouse
 
 COLUMNS = ["network", "countryCode", "city", "latitude", "longitude", "asNumber", "asOrganization",
            "asCountryCode", "isp", "connectionType", "userType"]
@@ -277,24 +276,21 @@ def import_path(wh: Warehouse, path: Path, on_rows: Callable[[int], None] = lamb
     fmt, rows = read(path)
     size, digest, modified = fingerprint(path)
     out = Imported(source, fmt, 0, size, digest, modified)
-    try:
-        wh.command("ALTER TABLE ip_networks DELETE WHERE source = {s:String} SETTINGS mutations_sync = 2", {"s": source})
-        batch: list[dict[str, Any]] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= BATCH:
-                _insert(wh, source, batch)
-                out.networks += len(batch)
-                on_rows(len(batch))
-                batch = []
-        if batch:
+    wh.command("ALTER TABLE ip_networks DELETE WHERE source = {s:String} SETTINGS mutations_sync = 2", {"s": source})
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
             _insert(wh, source, batch)
             out.networks += len(batch)
             on_rows(len(batch))
-        wh.client.insert("ip_databases", [[source, fmt, out.networks, size, digest, modified, datetime.now(timezone.utc)]],
-                         column_names=["source", "format", "networks", "size", "sha256", "modifiedAt", "loadedAt"])
-    except ClickHouseError as exc:
-        raise WarehouseError(f"ip database import failed: {exc}") from exc
+            batch = []
+    if batch:
+        _insert(wh, source, batch)
+        out.networks += len(batch)
+        on_rows(len(batch))
+    wh.insert("ip_databases", [[source, fmt, out.networks, size, digest, modified, datetime.now(timezone.utc)]],
+              ["source", "format", "networks", "size", "sha256", "modifiedAt", "loadedAt"])
     return out
 
 
@@ -305,7 +301,7 @@ def _insert(wh: Warehouse, source: str, batch: list[dict[str, Any]]) -> None:
          ("asCountryCode", pa.string()), ("isp", pa.string()), ("connectionType", pa.string()),
          ("userType", pa.string())]))
     table = table.append_column("source", pa.array([source] * len(batch), pa.string()))
-    wh.client.insert_arrow("ip_networks", table)
+    wh.insert_arrow("ip_networks", table)
 
 
 def reload_dictionaries(wh: Warehouse) -> None:

@@ -13,17 +13,17 @@ import queue
 import threading
 import time
 from itertools import chain
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
 
 from .decode import DecodeError, decode
+from .ledger import Ledger, Progress
 from .redact import cut_bodies, redact_unit
 from .units import DEFAULT_MAX_UNIT, Unit, split_units
-from .warehouse import Warehouse
+from .warehouse import Warehouse, WarehouseError
 
 T = TypeVar("T")
 _END = object()
@@ -175,7 +175,7 @@ def load_stream(wh: Warehouse, name: str, stream: BinaryIO, settings: Settings, 
     Raises WarehouseError when ClickHouse fails and ReadError when the source cannot be read (the ledger
     then says how far the load got); bad input never raises: it becomes rejects.
     """
-    started = datetime.now(timezone.utc)
+    ledger = Ledger(wh, settings.workspace, settings.source_id, name)
     t0 = time.monotonic()
     result = Result(name, identity or "")
     counting = _Counting(stream, on_bytes)
@@ -185,9 +185,7 @@ def load_stream(wh: Warehouse, name: str, stream: BinaryIO, settings: Settings, 
         settings.workspace, settings.source_id, settings.ttl_days, settings.cluster, settings.redact,
         name if identity else "", identity or ""))).encode())
     if identity:  # local content is identified by its hash, known only at the end
-        wh.record_ledger(workspace=settings.workspace, source_id=settings.source_id, source=name,
-                         identity=identity, size=size or 0, events=0, rejects=0, chunks=0,
-                         status="loading", error="", started=started, finished=None)
+        ledger.begin(Progress(identity, size or 0))
 
     def chunk_table(chunk: list[Unit], number: int) -> tuple[str, pa.Table]:
         if not identity:
@@ -213,12 +211,9 @@ def load_stream(wh: Warehouse, name: str, stream: BinaryIO, settings: Settings, 
         if chunk:
             yield chunk_table(chunk, number)
 
-    def ledger(status: str, error: str = "") -> None:
-        wh.record_ledger(workspace=settings.workspace, source_id=settings.source_id, source=name,
-                         identity=result.identity or "partial-sha256:" + counting.sha256.hexdigest(),
-                         size=counting.size,
-                         events=result.events, rejects=result.rejects, chunks=result.chunks, status=status,
-                         error=error, started=started, finished=datetime.now(timezone.utc))
+    def progress() -> Progress:
+        return Progress(result.identity or "partial-sha256:" + counting.sha256.hexdigest(), counting.size,
+                        result.events, result.rejects, result.chunks)
 
     try:
         for token, table in _ahead(tables()):
@@ -235,9 +230,11 @@ def load_stream(wh: Warehouse, name: str, stream: BinaryIO, settings: Settings, 
                 on_chunk(result)
     except BaseException as exc:
         # whatever stopped the load, the ledger says what of the object was committed and why it stopped
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         try:
-            ledger(status, f"{type(exc).__name__}: {exc}" if status == "failed" else "interrupted")
+            if isinstance(exc, KeyboardInterrupt):
+                ledger.interrupted(progress())
+            else:
+                ledger.failed(progress(), f"{type(exc).__name__}: {exc}")
         except WarehouseError:
             pass  # the warehouse itself failed: the error that reaches the caller says so
         raise
@@ -245,5 +242,5 @@ def load_stream(wh: Warehouse, name: str, stream: BinaryIO, settings: Settings, 
     if not identity:
         result.identity = "sha256:" + counting.sha256.hexdigest()
     result.seconds = time.monotonic() - t0
-    ledger("done")
+    ledger.done(progress())
     return result

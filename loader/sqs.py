@@ -18,11 +18,11 @@ import re
 import threading
 import time
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .decode import ReadError
+from .ledger import Ledger, Progress
 from .metrics import Metrics, serve
 from .notifications import NotificationError, ObjectRef, parse
 from .pipeline import Settings, load_stream
@@ -306,7 +306,8 @@ class Poller:
     def _load_once(self, ref: ObjectRef, wh: Warehouse, s3) -> bool:
         s = self.settings
         source = f"s3://{ref.bucket}/{ref.key}"
-        if ref.etag and wh.loaded(s.workspace, source, s3_identity(ref.etag, ref.version)):
+        ledger = Ledger(wh, s.workspace, s.source_id, source)
+        if ref.etag and ledger.loaded(s3_identity(ref.etag, ref.version)):
             self.metrics.add("objects")
             log.info("%s already loaded", source, extra={"event": "already_loaded", "source": source})
             return True
@@ -315,7 +316,6 @@ class Poller:
             if self.stop.is_set():
                 raise _Abandoned
 
-        started = datetime.now(timezone.utc)
         try:
             with open_s3(ref.bucket, ref.key, s3, etag=ref.etag, version=ref.version) as src:
                 r = load_stream(wh, src.name, src.stream, s, identity=src.identity, size=src.size, on_bytes=on_bytes)
@@ -324,10 +324,7 @@ class Poller:
             log.error("cannot read %s (%s), message left for the DLQ: %s", source, code, exc,
                       extra={"event": "object_failed", "bucket": ref.bucket, "key": ref.key, "code": code})
             if code in GONE:
-                wh.record_ledger(workspace=s.workspace, source_id=s.source_id, source=source,
-                                 identity=s3_identity(ref.etag or "", ref.version), size=ref.size or 0, events=0,
-                                 rejects=0, chunks=0, status="failed", error=f"{code}: {exc}", started=started,
-                                 finished=datetime.now(timezone.utc))
+                ledger.failed(Progress(s3_identity(ref.etag or "", ref.version), ref.size or 0), f"{code}: {exc}")
             return False
         except (BotoCoreError, ReadError) as exc:  # connection dropped mid-object: the redelivery loads it
             log.error("reading %s failed, message left for retry: %s", source, exc,

@@ -1,6 +1,9 @@
 """Warehouse: the one ClickHouse connection every command uses, embedded (chdb://) or server (http://).
 
 Both go through clickhouse-connect, so there is one SQL dialect and one code path; only the DSN differs.
+This is the only module that uses the client: the rest of the loader calls a Warehouse's methods, whose
+errors are WarehouseErrors typed by ClickHouse's error code (Unreachable, AuthError, AccessDenied,
+UnknownDatabase, QueryError).
 """
 
 from __future__ import annotations
@@ -15,10 +18,9 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlparse
 
 import clickhouse_connect
@@ -38,11 +40,45 @@ _INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1, "in
 
 
 class WarehouseError(Exception):
-    """ClickHouse could not be reached or refused a statement."""
+    """ClickHouse could not be reached or refused a statement; `code` is ClickHouse's error code, if it gave one."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+
+    def about(self, what: str) -> Self:
+        """The same error (class and code), its message led by what failed: "rule k8s-x: ..."."""
+        return type(self)(f"{what}: {self}", self.code)
 
 
 class DsnError(WarehouseError, ValueError):
     """The DSN names no warehouse this loader can open (a usage error)."""
+
+
+class Unreachable(WarehouseError):
+    """No answer: connection refused, timed out, TLS failed."""
+
+
+class AuthError(WarehouseError):
+    """Wrong password, or no such user (516)."""
+
+
+class AccessDenied(WarehouseError):
+    """The user lacks a grant the statement needs (497)."""
+
+
+class UnknownDatabase(WarehouseError):
+    """The database named does not exist (81)."""
+
+
+class QueryError(WarehouseError):
+    """ClickHouse refused a statement: its syntax (62), an unknown identifier (47) or table (60), a parameter
+    it cannot read as its type (457, 130, 41, 27, 6, ...), or any other code; also rows the client cannot
+    convert to a table's columns (no code)."""
+
+
+# the codes that mean something other than "this statement is wrong"; every other code is a QueryError
+_KINDS: dict[int, type[WarehouseError]] = {516: AuthError, 497: AccessDenied, 81: UnknownDatabase}
 
 
 DSN_FORMS = "chdb:///absolute/folder, chdb:relative/folder, chdb://memory or http(s)://user:pass@host:8123/db"
@@ -93,6 +129,11 @@ def statements(sql: str) -> list[str]:
     return out
 
 
+# where apply_schema (and cluster.apply_cluster) record the digest of each schema file applied
+MIGRATIONS = ("CREATE TABLE IF NOT EXISTS schema_migrations (file String, sha256 String, "
+              "appliedAt DateTime DEFAULT now()) ENGINE = ReplacingMergeTree(appliedAt) ORDER BY file")
+
+
 def schema_digest() -> str:
     h = hashlib.sha256()
     for f in schema_files():
@@ -108,13 +149,13 @@ class Warehouse:
         self.dsn = check_dsn(self.dsn)
         try:
             if self.embedded:
-                self.client = self._open_embedded()
+                self._client = self._open_embedded()
             else:
-                self.client = _server_client(self.dsn)
+                self._client = _server_client(self.dsn)
         except WarehouseError:
             raise
         except Exception as exc:  # connection refused, bad password, unknown database, ...
-            raise WarehouseError(f"cannot connect to {redact_dsn(self.dsn)}: {explain(exc, self.dsn)}") from exc
+            raise typed(exc, self.dsn).about(f"cannot connect to {redact_dsn(self.dsn)}") from exc
 
     def _open_embedded(self):
         """Open the folder; when another process holds it (chDB allows one), say which one. chDB prints
@@ -148,8 +189,12 @@ class Warehouse:
     def embedded(self) -> bool:
         return self.dsn.startswith("chdb:")
 
+    @property
+    def server_version(self) -> str:
+        return self._client.server_version or ""
+
     def close(self) -> None:
-        self.client.close()
+        self._client.close()
 
     # -- schema -------------------------------------------------------------------------------
     def apply_schema(self, force: bool = False) -> list[str]:
@@ -159,8 +204,7 @@ class Warehouse:
         that hold no data (Null tables, views, functions) are dropped and created again. A changed file
         is re-run with every file after it, since later files build on what it recreates.
         """
-        self.command("CREATE TABLE IF NOT EXISTS schema_migrations (file String, sha256 String, "
-                     "appliedAt DateTime DEFAULT now()) ENGINE = ReplacingMergeTree(appliedAt) ORDER BY file")
+        self.command(MIGRATIONS)
         return self.apply_files(((f.name, hashlib.sha256(f.read_bytes()).hexdigest(), statements(f.read_text()))
                                  for f in schema_files()), force)
 
@@ -183,41 +227,58 @@ class Warehouse:
     def ensure_schema(self) -> None:
         """Apply the schema unless this exact version is already applied (one cheap query)."""
         try:
-            rows = self.client.query("SELECT count() FROM schema_migrations FINAL WHERE (file, sha256) IN {pairs:Array(Tuple(String, String))}",
-                                     parameters={"pairs": [(f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in schema_files()]}).result_rows
+            rows = self.rows("SELECT count() FROM schema_migrations FINAL "
+                             "WHERE (file, sha256) IN {pairs:Array(Tuple(String, String))}",
+                             {"pairs": [(f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in schema_files()]})
             if rows[0][0] == len(schema_files()):
                 return
-        except ClickHouseError:
-            pass
+        except WarehouseError:
+            pass  # no schema_migrations yet; anything worse, apply_schema meets and raises
         self.apply_schema()
 
-    # -- statements ---------------------------------------------------------------------------
-    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
+    # -- statements: every call to the client goes through _refused, which types its errors ------
+    @contextmanager
+    def _refused(self, what: str = "") -> Iterator[None]:
         try:
-            return self.client.command(sql, parameters=parameters)
+            yield
         except ClickHouseError as exc:
-            raise WarehouseError(explain(exc, self.dsn)) from exc
+            error = typed(exc, self.dsn)
+            raise (error.about(what) if what else error) from exc
+
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Any:
+        with self._refused():
+            return self._client.command(sql, parameters=parameters)
 
     def rows(self, sql: str, parameters: Mapping[str, Any] | None = None) -> Sequence[Sequence[Any]]:
-        try:
-            return self.client.query(sql, parameters=parameters).result_rows
-        except ClickHouseError as exc:
-            raise WarehouseError(explain(exc, self.dsn)) from exc
+        with self._refused():
+            return self._client.query(sql, parameters=parameters).result_rows
+
+    def query_dicts(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows as {column: value}."""
+        with self._refused():
+            result = self._client.query(sql, parameters=parameters)
+            return [dict(zip(result.column_names, r)) for r in result.result_rows]
 
     def raw(self, sql: str, fmt: str, parameters: Mapping[str, Any] | None = None) -> bytes:
-        try:
-            return self.client.raw_query(sql, parameters=parameters, fmt=fmt)
-        except ClickHouseError as exc:
-            raise WarehouseError(explain(exc, self.dsn)) from exc
+        with self._refused():
+            return self._client.raw_query(sql, parameters=parameters, fmt=fmt)
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
+        with self._refused(f"{table} write failed"):
+            try:
+                self._client.insert(table, rows, column_names=column_names)
+            except (ValueError, TypeError) as exc:  # the client converts the rows to the columns' types first
+                raise QueryError(f"{table} write failed: {exc}") from exc
+
+    def insert_arrow(self, table: str, data: pa.Table, settings: Mapping[str, Any] | None = None) -> None:
+        with self._refused(f"{table} write failed"):
+            self._client.insert_arrow(table, data, settings=settings)
 
     # -- ingest -------------------------------------------------------------------------------
     def insert_units(self, table: pa.Table, token: str) -> None:
         """Insert one chunk of units; a repeat with the same token adds nothing anywhere."""
-        try:
-            self.client.insert_arrow("kubernetes_audit_logs_ingest", table,
-                                     settings={**_INSERT_SETTINGS, "insert_deduplication_token": token})
-        except ClickHouseError as exc:
-            raise WarehouseError(f"insert failed: {explain(exc, self.dsn)}") from exc
+        self.insert_arrow("kubernetes_audit_logs_ingest", table,
+                          {**_INSERT_SETTINGS, "insert_deduplication_token": token})
 
     def chunk_loaded(self, token: str) -> bool:
         """Whether a chunk with this token was inserted before (inserting it again adds nothing)."""
@@ -228,25 +289,6 @@ class Warehouse:
         row = self.rows("SELECT sum(events), sum(rejects) FROM ingest_chunks WHERE token = {t:String}",
                         {"t": token})[0]
         return int(row[0] or 0), int(row[1] or 0)
-
-    def record_ledger(self, *, workspace: str, source_id: str, source: str, identity: str, size: int,
-                      events: int, rejects: int, chunks: int, status: str, error: str,
-                      started: datetime, finished: datetime | None) -> None:
-        now = datetime.now(timezone.utc)
-        try:
-            self.client.insert("ingest_ledger", [[workspace, source_id, source, identity, size, events, rejects, chunks,
-                                                  status, error, started, finished, now]],
-                               column_names=["workspaceID", "sourceID", "source", "identity", "size", "events",
-                                             "rejects", "chunks", "status", "error", "startedAt", "finishedAt",
-                                             "updatedAt"])
-        except ClickHouseError as exc:
-            raise WarehouseError(f"ledger write failed: {exc}") from exc
-
-    def loaded(self, workspace: str, source: str, identity: str) -> bool:
-        """Whether the ledger already holds this source with this identity, completely loaded."""
-        rows = self.rows("SELECT argMax(status, updatedAt) FROM ingest_ledger WHERE workspaceID = {w:String} "
-                         "AND source = {s:String} AND identity = {i:String}", {"w": workspace, "s": source, "i": identity})
-        return bool(rows) and rows[0][0] == "done"
 
 
 def _holder(folder: str) -> str | None:
@@ -344,40 +386,53 @@ _TRAILER = re.compile(r"(?: \(version [\d.]+\)|\. \([A-Z_]+\))+$")
 
 
 def _tidy(text: str) -> str:
-    """chDB nests its error in itself ("Code: 73. DB::Exception: Code: 73. DB::Exception: ... (X) (version
-    ...). (X)"): keep one message and one code name."""
-    text = _NESTED.sub("", text.strip())
+    """One line of ClickHouse's message. chDB nests its error in itself ("Code: 73. DB::Exception: Code: 73.
+    DB::Exception: ... (X) (version ...). (X)"): keep one message and one code name."""
+    text = _NESTED.sub("", " ".join(text.split()))
     if m := _TRAILER.search(text):
         name = re.search(r"\(([A-Z_]+)\)", m.group())
         text = text[:m.start()] + (f" ({name.group(1)})" if name else "")
     return text
 
 
-def explain(exc: BaseException, dsn: str) -> str:
+def _kind(exc: BaseException) -> type[WarehouseError]:
+    """The WarehouseError an error of the client means. clickhouse-connect gives ClickHouse's code as `code`
+    on both paths: from the HTTP response's header, or read from chDB's message ("Code: 62. DB::Exception")."""
+    code = getattr(exc, "code", None)
+    if code is not None:
+        return _KINDS.get(code, QueryError)
+    if isinstance(exc, OperationalError) or "Max retries exceeded" in str(exc):
+        return Unreachable
+    return WarehouseError
+
+
+def typed(exc: BaseException, dsn: str) -> WarehouseError:
+    """An error of the client (or of opening the warehouse) as its WarehouseError, with a one-line message."""
+    kind = _kind(exc)
+    return kind(_explain(kind, exc, dsn), getattr(exc, "code", None))
+
+
+def _explain(kind: type[WarehouseError], exc: BaseException, dsn: str) -> str:
     """ClickHouse's or the network's error, led by what it means for the person running the loader."""
     text, u = _tidy(str(exc)), urlparse(dsn)
     user = unquote(u.username or "default")
-    if "AUTHENTICATION_FAILED" in text or "Code: 516" in text:
+    if kind is AuthError:
         return f"wrong password for user {user!r}, or no such user (check the DSN or LOADER_DSN)"
-    if "UNKNOWN_DATABASE" in text or "Code: 81." in text:
+    if kind is UnknownDatabase:
         name = re.search(r"Database `?([^`\s]+?)`? does(?:n't| not) exist", text)
         return (f"unknown database {name.group(1) if name else ''!r}: create it or fix the DSN's path "
-                f"(ClickHouse: {_first_line(text)})")
-    if "ACCESS_DENIED" in text or "Code: 497" in text:
+                f"(ClickHouse: {text[:300]})")
+    if kind is AccessDenied:
         grant = _GRANT.search(text)
         need = grant.group(1) or grant.group(2) if grant else "a grant this statement needs"
         return f"user {user!r} is missing a grant: needs {need} (an admin grants it, or use a user that has it)"
-    if isinstance(exc, OperationalError) or "Max retries exceeded" in text:
+    if kind is Unreachable:
         reason = ("connection refused: is the server running, and is the port right?" if "refused" in text.lower() else
                   "timed out (LOADER_CONNECT_TIMEOUT / LOADER_QUERY_TIMEOUT)" if "timed out" in text.lower() else
                   "TLS failed: an https:// server with a private CA needs LOADER_CA_FILE or ?ca_cert= in the DSN"
-                  if "SSL" in text or "CERTIFICATE" in text else _first_line(text))
+                  if "SSL" in text or "CERTIFICATE" in text else text[:300])
         return f"cannot reach {u.hostname}:{u.port or ''}: {reason}"
     return text
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0][:300] if text.strip() else text
 
 
 def redact_dsn(dsn: str) -> str:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from loader.decode import ReadError
-
+from loader.ledger import Ledger, Progress
 from loader.pipeline import Settings, load_stream
 
 
@@ -42,3 +42,26 @@ def test_a_read_error_midway_is_a_failed_ledger_row_with_what_was_committed(wh):
     stored = wh.rows("SELECT count() FROM kubernetes_audit_logs")[0][0]
     assert status == "failed" and "connection reset" in error
     assert 0 < events == stored < 300 and chunks == stored // 50
+
+
+def test_a_source_is_loaded_once_its_newest_row_is_done(wh):
+    ledger = Ledger(wh, "team-a", "s3", "s3://bucket/a.log")
+    ledger.begin(Progress("etag:1", 100))
+    assert not ledger.loaded("etag:1")
+    ledger.done(Progress("etag:1", 100, events=3, rejects=1, chunks=1))
+    assert ledger.loaded("etag:1")
+    assert not ledger.loaded("etag:2")  # the object was replaced: its new content is not loaded
+    assert not Ledger(wh, "team-b", "s3", "s3://bucket/a.log").loaded("etag:1")  # nor in another workspace
+    rows = wh.rows("SELECT status, error, events, rejects, chunks, size, finishedAt IS NULL FROM ingest_ledger "
+                   "WHERE source = 's3://bucket/a.log' ORDER BY updatedAt")
+    assert rows == [("loading", "", 0, 0, 0, 100, True), ("done", "", 3, 1, 1, 100, False)]
+
+
+def test_an_interrupted_or_failed_load_is_not_loaded(wh):
+    ledger = Ledger(wh, "default", "file", "a.log")
+    ledger.interrupted(Progress("sha256:x", 10, events=1, chunks=1))
+    assert not ledger.loaded("sha256:x")
+    ledger.failed(Progress("sha256:x", 10), "ReadError: gone")
+    assert not ledger.loaded("sha256:x")
+    assert wh.rows("SELECT status, error FROM ingest_ledger ORDER BY updatedAt") == [
+        ("interrupted", "interrupted"), ("failed", "ReadError: gone")]

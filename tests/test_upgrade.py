@@ -37,6 +37,11 @@ def _apply_legacy(wh: Warehouse) -> None:
                    {"f": f.name, "d": hashlib.sha256(f.read_bytes()).hexdigest()})
 
 
+def _columns(wh: Warehouse, table: str) -> set[str]:
+    return {r[0] for r in wh.rows("SELECT name FROM system.columns WHERE database = currentDatabase() "
+                                  "AND table = {t:String}", {"t": table})}
+
+
 @pytest.fixture
 def legacy(engine_dir: Path):
     db = f"legacy_{uuid.uuid4().hex[:12]}"
@@ -57,6 +62,7 @@ def test_a_0_1_0_warehouse_upgrades_in_place_and_keeps_its_data(legacy: Warehous
         {"u": json.dumps(old)})
     assert legacy.rows("SELECT count() FROM kubernetes_audit_logs")[0][0] == 1
     assert "eventTime + toIntervalDay(sourceTTL)" in legacy.rows("SHOW CREATE TABLE kubernetes_audit_logs")[0][0]
+    assert "expired" in _columns(legacy, "ingest_chunks")
 
     legacy.ensure_schema()  # what every command does on first use
 
@@ -65,9 +71,11 @@ def test_a_0_1_0_warehouse_upgrades_in_place_and_keeps_its_data(legacy: Warehous
     create = wh.rows("SHOW CREATE TABLE kubernetes_audit_logs")[0][0]
     assert "TTL receivedAt + toIntervalDay(sourceTTL) WHERE sourceTTL > 0" in create
     assert "eventTime + toIntervalDay" not in create
-    columns = {r[0] for r in wh.rows("SELECT name FROM system.columns WHERE database = currentDatabase() "
-                                     "AND table = 'kubernetes_audit_logs_ingest'")}
+    columns = _columns(wh, "kubernetes_audit_logs_ingest")
     assert "redact" not in columns and "unit" in columns
+    # ALTERs change existing tables in place: a column dropped, the rows kept
+    assert "expired" not in _columns(wh, "ingest_chunks")
+    assert wh.rows("SELECT events FROM ingest_chunks WHERE token = 'legacy-token'") == [(1,)]
     assert not wh.rows("SELECT name FROM system.tables WHERE database = currentDatabase() "
                        "AND name LIKE 'kubernetes_audit_logs_ingest_items%'")
     recorded = dict(wh.rows("SELECT file, sha256 FROM schema_migrations FINAL"))

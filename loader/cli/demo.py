@@ -68,7 +68,7 @@ def demo(
     fmt: SummaryFormat = "text",
 ) -> None:
     """Run the product end to end on this machine: S3+SQS emulator, generated and real audit logs, sqs-poll, hunting."""
-    from .demo import run  # imports moto's server only when the demo runs
+    from ..demo import run  # imports moto's server only when the demo runs
 
     t0 = time.monotonic()
     try:

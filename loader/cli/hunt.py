@@ -20,7 +20,7 @@ from ..detect import reset_checkpoints, run_once
 from ..hunt import ParamError, check_params, jsonable, parse_time, run_rule
 from ..rules import SEVERITIES, Rule, RuleError, load_rules, parse_duration, select
 from ..warehouse import DEFAULT_DSN, Warehouse
-from .options import EXIT_CODES, Dsn, err, fail, pairs, warehouse
+from .options import EXIT_CODES, Dsn, duration, err, fail, pairs, warehouse
 
 hunt_app = typer.Typer(help="Saved hunting and detection SQL (queries/).", no_args_is_help=True)
 sigma_app = typer.Typer(help="Sigma rules (product: kubernetes, service: audit).", no_args_is_help=True)
@@ -52,19 +52,6 @@ def _check_params(wh: Warehouse, rules: list[Rule], overrides: dict[str, str]) -
         check_params(wh, rules, overrides)
     except ParamError as exc:
         fail(f"--param {exc}", 2)
-
-
-def _duration(option: str, text: str | None) -> timedelta | None:
-    if text is None:
-        return None
-    try:
-        span = parse_duration(text)
-        datetime.now(timezone.utc) - span  # a window must start after year 1
-    except ValueError as exc:
-        fail(f"{option}: {exc}", 2)
-    except OverflowError:
-        fail(f"{option}: too long: {text!r}", 2)
-    return span
 
 
 def _time(option: str, text: str | None) -> datetime | None:
@@ -159,7 +146,7 @@ def hunt_run(
         fail("name rule ids or give --all", 2)
     if since and start:
         fail("--since and --start exclusive", 2)
-    lookback, lo = _duration("--since", since), _time("--start", start)
+    lookback, lo = duration("--since", since), _time("--start", start)
     hi = _time("--end", end) or datetime.now(timezone.utc)
     if lo and lo >= hi:
         fail(f"--start: {jsonable(lo)} is not before the end of the window, {jsonable(hi)}", 2)
@@ -212,7 +199,7 @@ def detect(
     chosen = _select(rules, ids=rule, min_severity=min_severity, disabled=disable)
     if reset:
         _select(rules, ids=reset)  # a typo is a usage error, not "none was set"
-    gap, interval, lookback = _duration("--overlap", overlap), _duration("--every", every), _duration("--since", since)
+    gap, interval, lookback = duration("--overlap", overlap), duration("--every", every), duration("--since", since)
     if interval is not None and not interval:
         fail("--every: at least 1s, not 0s", 2)
     overrides = pairs("--param", param)
@@ -257,7 +244,7 @@ def sigma_convert(
         fail(f"{path}: no such file or directory", 2)
     if out and out.exists() and not out.is_dir():
         fail(f"--out {out}: not a folder", 2)
-    from .sigma import SigmaError, convert  # pySigma loads slowly: only for this command
+    from ..sigma import SigmaError, convert  # pySigma loads slowly: only for this command
     try:
         converted = convert(path)
     except SigmaError as exc:

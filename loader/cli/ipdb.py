@@ -12,10 +12,11 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from ..hunt import jsonable
 from ..ipdb import (IpdbError, Imported, databases, dictionary_status, fingerprint, forget, import_path,
                    reload_dictionaries)
 from ..warehouse import DEFAULT_DSN, Warehouse
-from .options import Dsn, SummaryFormat, err, fail, warehouse
+from .options import Dsn, SummaryFormat, duration, err, fail, warehouse
 
 ipdb_app = typer.Typer(help="IP databases (MaxMind CSV/MMDB, IPtoASN, DB-IP) behind the src* columns.",
                        no_args_is_help=True)
@@ -97,7 +98,7 @@ def ipdb_status(dsn: Dsn = DEFAULT_DSN, fmt: SummaryFormat = "text") -> None:
     with warehouse(dsn) as wh:
         dbs, dicts = databases(wh), dictionary_status(wh)
     if fmt == "json":
-        print(json.dumps({"databases": dbs, "dictionaries": dicts}, default=_jsonable))
+        print(json.dumps(jsonable({"databases": dbs, "dictionaries": dicts}), default=str))
         return
     if not dbs:
         print("no IP database loaded: src* columns stay empty (private addresses get srcConnectionType='internal')")
@@ -116,18 +117,6 @@ def _age(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def _jsonable(v: Any) -> Any:
-    return v.isoformat() if isinstance(v, datetime) else str(v)
-
-
-def parse_since(text: str) -> int:
-    """'30d', '12h', '2w' -> hours."""
-    m = re.fullmatch(r"(\d+)([hdw])", text.strip())
-    if not m:
-        raise typer.BadParameter("use a number and h, d or w: 12h, 30d, 2w")
-    return int(m.group(1)) * {"h": 1, "d": 24, "w": 168}[m.group(2)]
-
-
 def enrich(
     since: Annotated[str, typer.Option("--since", help="rows whose eventTime is this recent: 12h, 30d, 2w")] = "30d",
     workspace: Annotated[str, typer.Option("--workspace", envvar="LOADER_WORKSPACE",
@@ -139,10 +128,10 @@ def enrich(
 
     Cost: an ALTER TABLE ... UPDATE (a mutation). In the months the window touches, ClickHouse rewrites the nine src* column files of every data part holding a row whose values change; the other 60 columns are hard-linked, not copied. Expect the time and disk of reading and writing those nine columns once, plus the old parts until ClickHouse removes them. Rows whose values would not change are skipped, so a second run costs one scan.
     """
-    hours = parse_since(since)
-    where = ("eventTime >= now() - toIntervalHour({h:UInt32}) AND ({w:String} = '' OR workspaceID = {w:String}) "
+    window = duration("--since", since)
+    where = ("eventTime >= now() - toIntervalSecond({s:UInt64}) AND ({w:String} = '' OR workspaceID = {w:String}) "
              "AND tuple(" + ", ".join(SRC_COLUMNS) + ") != ipIntel(srcIP)")
-    params = {"h": hours, "w": workspace}
+    params = {"s": int(window.total_seconds()), "w": workspace}
     t0 = time.monotonic()
     with warehouse(dsn) as wh:
         rows = wh.rows(f"SELECT count(), uniqExact(_partition_id) FROM kubernetes_audit_logs WHERE {where}", params)[0]

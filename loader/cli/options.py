@@ -8,6 +8,7 @@ import inspect
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, NoReturn, Optional
 
 import typer
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..pipeline import Result, Settings
+from ..rules import parse_duration
 from ..units import DEFAULT_MAX_UNIT
 from ..warehouse import DsnError, Warehouse, WarehouseError, check_dsn
 
@@ -92,6 +94,20 @@ def pairs(option: str, items: list[str] | None) -> dict[str, str]:
             fail(f"{option} wants name=value, got {item!r}", 2)
         out[name.strip()] = value
     return out
+
+
+def duration(option: str, text: str | None) -> timedelta | None:
+    """A duration option (15m, 1h, 7d, 2w) as a timedelta; a bad or absurd one is a usage error."""
+    if text is None:
+        return None
+    try:
+        span = parse_duration(text)
+        datetime.now(timezone.utc) - span  # a window must start after year 1
+    except ValueError as exc:
+        fail(f"{option}: {exc}", 2)
+    except OverflowError:
+        fail(f"{option}: too long: {text!r}", 2)
+    return span
 
 
 def ingest_options(source_id: str | None, source_help: str = "sourceID of the rows") -> Callable:
