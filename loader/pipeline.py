@@ -12,9 +12,9 @@ import hashlib
 import queue
 import threading
 import time
-from itertools import chain
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import BinaryIO, TypeVar
 
 import pyarrow as pa

@@ -123,7 +123,7 @@ def statements(sql: str) -> list[str]:
     """Split a .sql file into statements (on ';' at the end of a line), dropping comment-only pieces."""
     out = []
     for piece in re.split(r";[ \t]*(?:\n|$)", sql):
-        body = "\n".join(l for l in piece.splitlines() if not l.strip().startswith("--")).strip()
+        body = "\n".join(line for line in piece.splitlines() if not line.strip().startswith("--")).strip()
         if body:
             out.append(piece.strip())
     return out

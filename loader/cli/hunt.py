@@ -7,7 +7,7 @@ import io
 import json
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,7 +18,7 @@ from rich.table import Column, Table
 
 from ..detect import reset_checkpoints, run_once
 from ..hunt import ParamError, check_params, jsonable, parse_time, run_rule
-from ..rules import SEVERITIES, Rule, RuleError, load_rules, parse_duration, select
+from ..rules import SEVERITIES, Rule, RuleError, load_rules, select
 from ..warehouse import DEFAULT_DSN, Warehouse
 from .options import EXIT_CODES, Dsn, duration, err, fail, pairs, warehouse
 

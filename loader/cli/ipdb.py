@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 import time
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..hunt import jsonable
-from ..ipdb import (IpdbError, Imported, databases, dictionary_status, fingerprint, forget, import_path,
-                   reload_dictionaries)
+from ..ipdb import Imported, IpdbError, databases, dictionary_status, fingerprint, forget, import_path, reload_dictionaries
 from ..warehouse import DEFAULT_DSN, Warehouse
 from .options import Dsn, SummaryFormat, duration, err, fail, warehouse
 
