@@ -3,8 +3,9 @@
 The format is told from the first bytes, never from a name: gzip (every member of a multi-member
 file, as Firehose writes them), zstd (every frame), bzip2 (every stream) or plain. A UTF-8 BOM at the
 start of the decoded text is dropped; text that starts with a UTF-16 or UTF-32 BOM (PowerShell's
-`Out-File`, Windows editors) is turned into UTF-8 as it streams. Memory does not grow with the decompressed size: every
-decompressor call gives a bounded output, so a bomb of a few KB comes out about BLOCK bytes at a time.
+`Out-File`, Windows editors) is turned into UTF-8 as it streams. Memory does not grow with the
+decompressed size: every decompressor call gives a bounded output, so a bomb of a few KB comes out
+about BLOCK bytes at a time.
 """
 
 from __future__ import annotations
