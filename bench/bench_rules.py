@@ -22,31 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from loader.decode import BlockReader  # noqa: E402
 from loader.generate import default_day, events  # noqa: E402
 from loader.hunt import run_rule  # noqa: E402
 from loader.pipeline import Settings, load_stream  # noqa: E402
 from loader.rules import load_rules  # noqa: E402
 from loader.warehouse import Warehouse  # noqa: E402
-
-
-class LineStream(io.RawIOBase):
-    """A read()-able stream over generated lines, so 10M events never touch the disk."""
-
-    def __init__(self, lines):
-        self.lines, self.buf = iter(lines), b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        while len(self.buf) < len(b):
-            try:
-                self.buf += next(self.lines)
-            except StopIteration:
-                break
-        n = min(len(b), len(self.buf))
-        b[:n], self.buf = self.buf[:n], self.buf[n:]
-        return n
 
 
 def timed(fn, repeat: int = 3) -> float:
@@ -73,7 +54,7 @@ def main() -> None:
     have = wh.rows("SELECT count() FROM kubernetes_audit_logs")[0][0]
     if have == 0:
         t0 = time.perf_counter()
-        stream = io.BufferedReader(LineStream(l if l.endswith(b"\n") else l + b"\n" for l in events(args.events)),
+        stream = io.BufferedReader(BlockReader(l if l.endswith(b"\n") else l + b"\n" for l in events(args.events)),
                                    1 << 20)
         r = load_stream(wh, "generated.jsonl", stream, Settings(ttl_days=0))
         secs = time.perf_counter() - t0

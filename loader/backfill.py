@@ -45,6 +45,7 @@ def backfill(wh: Warehouse, bucket: str, objects: list[Listed], settings: Settin
         else:
             try:
                 with open_s3(bucket, obj.key, client, etag=obj.etag) as src:
+                    assert src.identity is not None  # open_s3 always gives the S3 ETag/version
                     if src.identity != s3_identity(obj.etag, None) and ledger.loaded(src.identity):
                         state = "skipped"
                     else:

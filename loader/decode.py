@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import io
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 import zstandard
 
@@ -41,12 +42,18 @@ class DecodeError(Exception):
     """The bytes claim a compression format but cannot be decompressed."""
 
 
+class Readable(Protocol):
+    """All decode needs of its input: a binary file, or a wrapper with only read() (the pipeline's counter)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class ReadError(Exception):
     """Reading the source failed (disk, network): not the data's fault, so no reject; the load fails.
     Kept apart from OSError, which the decompressors also raise for damaged data."""
 
 
-def _read(stream: BinaryIO) -> bytes:
+def _read(stream: Readable) -> bytes:
     try:
         return stream.read(BLOCK)
     except OSError as exc:
@@ -63,14 +70,18 @@ def sniff(head: bytes) -> str:
     return "plain"
 
 
-def _raw_blocks(stream: BinaryIO, first: bytes) -> Iterator[bytes]:
+def _raw_blocks(stream: Readable, first: bytes) -> Iterator[bytes]:
     if first:
         yield first
     while block := _read(stream):
         yield block
 
 
-def _inflate_gzip(decoder: Any, data: memoryview) -> Iterator[bytes]:
+# what a decompressor is fed: a slice of a read block, or the unused data a finished member left over
+_Input = bytes | memoryview
+
+
+def _inflate_gzip(decoder: Any, data: _Input) -> Iterator[bytes]:
     out = decoder.decompress(data, BLOCK)
     yield out
     # a full output can leave more to come even when all the input was taken
@@ -79,25 +90,25 @@ def _inflate_gzip(decoder: Any, data: memoryview) -> Iterator[bytes]:
         yield out
 
 
-def _inflate_bzip2(decoder: Any, data: memoryview) -> Iterator[bytes]:
+def _inflate_bzip2(decoder: Any, data: _Input) -> Iterator[bytes]:
     yield decoder.decompress(data, BLOCK)
     while not decoder.eof and not decoder.needs_input:  # the input it holds has more output to give
         yield decoder.decompress(b"", BLOCK)
 
 
-def _inflate_zstd(decoder: Any, data: memoryview) -> Iterable[bytes]:
+def _inflate_zstd(decoder: Any, data: _Input) -> Iterable[bytes]:
     return (decoder.decompress(data),)
 
 
 def _members(blocks: Iterable[bytes], new: Callable[[], Any], step: int,
-             inflate: Callable[[Any, memoryview], Iterable[bytes]]) -> Iterator[bytes]:
+             inflate: Callable[[Any, _Input], Iterable[bytes]]) -> Iterator[bytes]:
     """Decompress concatenated members (gzip), streams (bzip2) or frames (zstd): each one's unused_data
     starts the next."""
     decoder, fed = new(), False
     for block in blocks:
         view = memoryview(block)
         for i in range(0, len(view), step):
-            data = view[i:i + step]
+            data: _Input = view[i:i + step]
             while data:
                 if not fed and _NULS.fullmatch(data):
                     break  # NUL padding after the last member is ignored, as gzip(1) does
@@ -130,7 +141,7 @@ def _gather(pieces: Iterable[bytes], kind: str) -> Iterator[bytes]:
     yield b"".join(pending)
 
 
-def decode(stream: BinaryIO) -> Iterator[bytes]:
+def decode(stream: Readable) -> Iterator[bytes]:
     """Yield decompressed blocks of `stream`, each of at most about BLOCK bytes; raise DecodeError on
     corrupt compressed input."""
     head = _read(stream)
@@ -165,3 +176,25 @@ def _to_utf8(encoding: str, first: bytes, rest: Iterable[bytes]) -> Iterator[byt
             yield out
     if tail := decoder.decode(b"", final=True).encode():
         yield tail
+
+
+class BlockReader(io.RawIOBase):
+    """A readable binary stream over an iterator of byte blocks (decode's output), for code that wants a
+    file object rather than blocks: a TextIOWrapper for csv, an io.BufferedReader. A read gives at most
+    what is left of the current block; the next block is taken only when that is used up."""
+
+    def __init__(self, blocks: Iterable[bytes]):
+        self._blocks, self._buf = iter(blocks), b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            block = next(self._blocks, None)
+            if block is None:
+                return 0
+            self._buf = block
+        n = min(len(b), len(self._buf))
+        b[:n], self._buf = self._buf[:n], self._buf[n:]
+        return n

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -51,7 +51,7 @@ class DemoResult:
     left_in_queue: int
     in_dlq: int
     findings: list[dict[str, Any]] = field(default_factory=list)
-    top: dict[str, list[tuple]] = field(default_factory=dict)
+    top: dict[str, list[Sequence[Any]]] = field(default_factory=dict)
     hunt_errors: list[str] = field(default_factory=list)
 
     @property
@@ -183,7 +183,7 @@ def hunt(wh: Warehouse) -> tuple[list[dict[str, Any]], list[str]] | None:
     return findings, errors
 
 
-def top(wh: Warehouse, limit: int = 10) -> dict[str, list[tuple]]:
+def top(wh: Warehouse, limit: int = 10) -> dict[str, list[Sequence[Any]]]:
     return {
         "operations": list(wh.rows("SELECT eventName, count() AS events FROM kubernetes_audit_logs FINAL "
                                    "GROUP BY eventName ORDER BY events DESC, eventName LIMIT {n:UInt32}", {"n": limit})),

@@ -110,7 +110,7 @@ def deliver_pending(wh: Warehouse, url: str, tries: int = 3, backoff: float = 0.
     """POST every undelivered finding (this run's and earlier failures); returns (delivered, failure reasons)."""
     pending = wh.rows("SELECT rule, severity, fingerprint, eventTime, eventIDs, finding, detectedAt, attempts "
                       "FROM detections FINAL WHERE NOT delivered ORDER BY detectedAt, rule")
-    ok, failures = 0, Counter()
+    ok, failures = 0, Counter[str]()
     for rule, severity, fp, event_time, ids, finding, detected, attempts in pending:
         error = post(url, finding.encode(), tries=tries, backoff=backoff)
         if error is None:
@@ -121,7 +121,7 @@ def deliver_pending(wh: Warehouse, url: str, tries: int = 3, backoff: float = 0.
     return ok, failures
 
 
-def run_once(wh: Warehouse, rules: list[Rule], *, emit: Callable[[dict], None], webhook: str | None = None,
+def run_once(wh: Warehouse, rules: list[Rule], *, emit: Callable[[dict], object], webhook: str | None = None,
              overlap: timedelta = DEFAULT_OVERLAP, params: dict[str, str] | None = None,
              now: datetime | None = None, tries: int = 3, backoff: float = 0.5,
              since: timedelta | None = None) -> RunSummary:

@@ -18,7 +18,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import zstandard
@@ -245,7 +245,7 @@ def _attacks() -> list[tuple[float, dict]]:
               "stringData": {"token": "s3cr3t-backdoor-token-value"}, "type": "Opaque"}
     backdoor = {"username": "system:serviceaccount:kube-system:backdoor", "uid": "5b1e7f3a-0c2d-4e9f-8a6b-backdoor0001",
                 "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"]}
-    a = dict(ip=ATTACKER_IP)
+    a: dict[str, Any] = dict(ip=ATTACKER_IP)
     story = [
         (0.30, _event("get", "/api/v1/namespaces/default/pods", ANON, "curl/8.5.0", 200, obj=_ref("pods", "default"), **a)),
         (0.51, _event("list", "/api/v1/secrets?limit=500", dave, KUBECTL, 200, obj=_ref("secrets"), **a)),
@@ -339,7 +339,7 @@ def events(n: int, seed: int = 0, day: datetime | None = None) -> Iterator[bytes
         todo = [(t, background[k][0], fields[k], j, 2_000 + lat)
                 for t, k, j, lat in zip(np.sort(rng.integers(lo, hi, size)).tolist(), kinds.tolist(), rank.tolist(),
                                         rng.integers(0, 30_000, size).tolist())]
-        mine = [(t, tpl, {}, 0, 15_000) for t, tpl in story if lo <= t < hi]
+        mine: list[tuple[int, str, dict[str, Any], int, int]] = [(t, tpl, {}, 0, 15_000) for t, tpl in story if lo <= t < hi]
         if mine:
             todo = sorted(todo + mine, key=lambda x: x[0])
         ids = rng.integers(0, 1 << 63, (len(todo), 2)).tolist()
@@ -456,11 +456,11 @@ def compress(pieces: Iterable[bytes], compression: str) -> Iterator[bytes]:
             z = zlib.compressobj(1, zlib.DEFLATED, 31)
             yield z.compress(piece) + z.flush()
     elif compression in ("zstd", "bzip2"):
-        z = zstandard.ZstdCompressor(level=3).compressobj() if compression == "zstd" else bz2.BZ2Compressor(9)
+        c = zstandard.ZstdCompressor(level=3).compressobj() if compression == "zstd" else bz2.BZ2Compressor(9)
         for piece in pieces:
-            if out := z.compress(piece):
+            if out := c.compress(piece):
                 yield out
-        yield z.flush()
+        yield c.flush()
     else:
         raise ValueError(f"unknown compression {compression!r}; one of {', '.join(COMPRESSIONS)}")
 

@@ -21,13 +21,14 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import maxminddb
 import pyarrow as pa
 
-from .decode import decode
+from .decode import BlockReader, decode
 from .warehouse import Warehouse
 
 COLUMNS = ["network", "countryCode", "city", "latitude", "longitude", "asNumber", "asOrganization",
@@ -93,7 +94,7 @@ def _cidrs(start: str, end: str) -> list[str]:
 
 
 # -- MMDB -------------------------------------------------------------------------------------
-def _get(record: dict, *path: str) -> Any:
+def _get(record: Any, *path: str) -> Any:
     for key in path:
         if not isinstance(record, dict):
             return None
@@ -125,28 +126,10 @@ def _mmdb_rows(path: Path) -> Iterator[dict[str, Any]]:
 
 
 # -- text formats -----------------------------------------------------------------------------
-def _text(stream: BinaryIO) -> io.TextIOBase:
+def _text(stream: IO[bytes]) -> io.TextIOBase:
     """Decompressed UTF-8 text of a stream, read as it goes."""
     blocks = decode(stream)
-    return io.TextIOWrapper(_Blocks(blocks), encoding="utf-8", errors="replace", newline="")
-
-
-class _Blocks(io.RawIOBase):
-    def __init__(self, blocks: Iterator[bytes]):
-        self._blocks, self._buf = blocks, b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        while not self._buf:
-            block = next(self._blocks, None)
-            if block is None:
-                return 0
-            self._buf = block
-        n = min(len(b), len(self._buf))
-        b[:n], self._buf = self._buf[:n], self._buf[n:]
-        return n
+    return io.TextIOWrapper(cast(BinaryIO, BlockReader(blocks)), encoding="utf-8", errors="replace", newline="")
 
 
 def _locations(text: io.TextIOBase) -> dict[str, tuple[str, str]]:
@@ -202,17 +185,21 @@ def _sniff_text(first_line: str) -> str:
 
 
 # -- files ------------------------------------------------------------------------------------
-Opener = Callable[[], BinaryIO]
+Opener = Callable[[], IO[bytes]]
 
 
 def _members(path: Path) -> list[tuple[str, Opener]]:
     """The files a PATH names: itself, the files of a directory, or the members of a .zip."""
     if path.is_dir():
-        return [(str(p), lambda p=p: p.open("rb")) for p in sorted(path.rglob("*")) if p.is_file()]
+        return [(str(p), _opener(p)) for p in sorted(path.rglob("*")) if p.is_file()]
     if zipfile.is_zipfile(path):
         z = zipfile.ZipFile(path)
-        return [(f"{path}!{n}", lambda n=n: z.open(n)) for n in sorted(z.namelist()) if not n.endswith("/")]
-    return [(str(path), lambda: path.open("rb"))]
+        return [(f"{path}!{n}", partial(z.open, n)) for n in sorted(z.namelist()) if not n.endswith("/")]
+    return [(str(path), _opener(path))]
+
+
+def _opener(path: Path) -> Opener:
+    return lambda: path.open("rb")
 
 
 def _is_mmdb(path: Path) -> bool:
@@ -241,7 +228,7 @@ def read(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
             first = _text(f).readline()
         fmt = _sniff_text(first)
         formats.append(fmt)
-        readers.append(lambda opener=opener, fmt=fmt: _file_rows(opener, fmt, places))
+        readers.append(partial(_file_rows, opener, fmt, places))
     if not readers:
         raise IpdbError(f"{path}: no IP database file found")
     return "+".join(sorted(set(formats))), (row for r in readers for row in r())

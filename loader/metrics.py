@@ -6,7 +6,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # name -> (type, help); every counter is also a field of PollStats
-METRICS = {
+SQS_METRICS = {
     "messages_received": ("counter", "SQS messages received"),
     "messages_deleted": ("counter", "SQS messages deleted after every record was committed"),
     "messages_failed": ("counter", "SQS messages left in the queue (bad body, object gone or denied, abandoned)"),
@@ -19,10 +19,25 @@ METRICS = {
 }
 
 
+# what `loader serve` adds to the poller's
+SERVE_METRICS = {
+    "detect_runs": ("counter", "detection passes run"),
+    "detect_errors": ("counter", "rules that failed in a detection pass"),
+    "detect_findings": ("counter", "new findings"),
+    "detect_delivery_failures": ("counter", "findings the webhook did not take (retried next pass)"),
+    "detect_last_success_timestamp_seconds": ("gauge", "when the last detection pass without a failed rule ended"),
+    "http_queries": ("counter", "statements answered on the HTTP interface"),
+    "http_errors": ("counter", "statements the HTTP interface answered with an error"),
+}
+
+
 class Metrics:
-    def __init__(self) -> None:
+    """Counters and gauges of one family (loader_sqs_*, loader_serve_*), in Prometheus' text format."""
+
+    def __init__(self, spec: dict[str, tuple[str, str]] = SQS_METRICS, prefix: str = "loader_sqs_") -> None:
         self._lock = threading.Lock()
-        self.values: dict[str, float] = dict.fromkeys(METRICS, 0)
+        self.spec, self.prefix = spec, prefix
+        self.values: dict[str, float] = dict.fromkeys(spec, 0)
 
     def add(self, name: str, n: float = 1) -> None:
         with self._lock:
@@ -36,8 +51,8 @@ class Metrics:
         with self._lock:
             values = dict(self.values)
         lines = []
-        for name, (kind, text) in METRICS.items():
-            full = f"loader_sqs_{name}" + ("_total" if kind == "counter" else "")
+        for name, (kind, text) in self.spec.items():
+            full = self.prefix + name + ("_total" if kind == "counter" else "")
             lines += [f"# HELP {full} {text}", f"# TYPE {full} {kind}", f"{full} {values[name]:g}"]
         return "\n".join(lines) + "\n"
 

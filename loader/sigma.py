@@ -10,31 +10,30 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import yaml
 from sigma.collection import SigmaCollection
 from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
+from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
-from sigma.processing.conditions import LogsourceCondition
+from sigma.filters import SigmaFilter
+from sigma.processing.conditions import LogsourceCondition, RuleProcessingCondition
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import FieldMappingTransformation
 from sigma.processing.transformations.base import FieldMappingTransformationBase
 from sigma.rule import SigmaRule
 from sigma.types import CompareOperators, SigmaString, SpecialChars
 
-# Every container of a pod, a workload's pod template or a CronJob's job template, in the request body.
-_CONTAINERS = ("arrayFlatten(arrayMap(s -> arrayConcat(JSONExtractArrayRaw(s, 'containers'), "
-               "JSONExtractArrayRaw(s, 'initContainers'), JSONExtractArrayRaw(s, 'ephemeralContainers')), "
-               "[JSONExtractRaw(rawLog, 'requestObject', 'spec'), "
-               "JSONExtractRaw(rawLog, 'requestObject', 'spec', 'template', 'spec'), "
-               "JSONExtractRaw(rawLog, 'requestObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec')]))")
-_VOLUMES = ("arrayFlatten(arrayMap(s -> JSONExtractArrayRaw(s, 'volumes'), "
-            "[JSONExtractRaw(rawLog, 'requestObject', 'spec'), "
-            "JSONExtractRaw(rawLog, 'requestObject', 'spec', 'template', 'spec'), "
-            "JSONExtractRaw(rawLog, 'requestObject', 'spec', 'jobTemplate', 'spec', 'template', 'spec')]))")
+# Containers and volumes come from the rule helpers of schema/080_rule_functions.sql, so a Sigma rule and
+# the catalog agree on what "every container" is. Sigma rules look at the request body only (they run on
+# every operation: a response's spec would make reads match): the first four of k8sPodSpecs are the request
+# root (the pre-1.25 EphemeralContainers body), a Pod's spec, a workload's pod template and a CronJob's job
+# template; volumes are read from the last three, the real pod specs.
+_CONTAINERS = "k8sContainers(arraySlice(k8sPodSpecs(rawLog), 1, 4))"
+_VOLUMES = "k8sVolumes(arraySlice(k8sPodSpecs(rawLog), 2, 3))"
 
 # Sigma field -> ClickHouse expression (columns: docs/columns.md).
 FIELDS: dict[str, str] = {
@@ -71,9 +70,13 @@ ARRAYS: dict[str, str] = {
     "capabilities": f"arrayFlatten(arrayMap(c -> JSONExtract(c, 'securityContext', 'capabilities', 'add', "
                     f"'Array(String)'), {_CONTAINERS}))",
     "image": f"arrayMap(c -> JSONExtractString(c, 'image'), {_CONTAINERS})",
-    "privileged": f"arrayMap(c -> toString(JSONExtractBool(c, 'securityContext', 'privileged')), {_CONTAINERS})",
+    # 'true'/'false' as Sigma's booleans are written (bool_values); JSONExtractBool gives a UInt8, 1 or 0
+    "privileged": f"arrayMap(c -> if(JSONExtractBool(c, 'securityContext', 'privileged'), 'true', 'false'), "
+                  f"{_CONTAINERS})",
 }
 _ARRAY_EXPRS = {v: k for k, v in ARRAYS.items()}
+# typed as FieldMappingTransformation takes it (a value may also be a list of fields)
+MAPPING = cast(dict[str | None, str | list[str]], {**FIELDS, **ARRAYS})
 _JSON_PATH = re.compile(r"^(requestObject|responseObject)(\.[A-Za-z0-9_\-/]+)+$")
 _SEVERITY = {"informational": "informational", "low": "low", "medium": "medium", "high": "high", "critical": "critical"}
 
@@ -88,11 +91,11 @@ class BodyPathTransformation(FieldMappingTransformationBase):
 
 
 def kubernetes_audit_pipeline() -> ProcessingPipeline:
-    def k8s() -> list[LogsourceCondition]:  # a condition object belongs to one item
+    def k8s() -> list[RuleProcessingCondition]:  # a condition object belongs to one item
         return [LogsourceCondition(product="kubernetes", service="audit")]
     return ProcessingPipeline(
         name="kubernetes audit -> kubernetes_audit_logs", priority=20,
-        items=[ProcessingItem(identifier="k8s_fields", transformation=FieldMappingTransformation({**FIELDS, **ARRAYS}),
+        items=[ProcessingItem(identifier="k8s_fields", transformation=FieldMappingTransformation(MAPPING),
                               rule_conditions=k8s()),
                ProcessingItem(identifier="k8s_body_paths", transformation=BodyPathTransformation(), rule_conditions=k8s())])
 
@@ -120,7 +123,7 @@ class ClickHouseK8sBackend(TextQueryBackend):
     case_sensitive_match_expression: ClassVar[str] = "{field} LIKE {value}"
     re_expression: ClassVar[str] = "match({field}, '{regex}')"
     re_escape_char: ClassVar[str] = "\\"
-    re_escape: ClassVar[tuple[str, ...]] = ("'",)
+    re_escape: ClassVar[list[str]] = ["'"]
     re_escape_escape_char: bool = True
     cidr_expression: ClassVar[str] = "isIPAddressInRange({field}, '{value}')"
     compare_op_expression: ClassVar[str] = "{field} {operator} {value}"
@@ -159,7 +162,7 @@ class ClickHouseK8sBackend(TextQueryBackend):
             element.field = "x"
             return f"arrayExists(x -> {super().convert_condition_field_eq_val(element, state)}, {cond.field})"
         value = cond.value
-        if isinstance(value, SigmaString) and value.s == (SpecialChars.WILDCARD_MULTI,):
+        if isinstance(value, SigmaString) and tuple(value.s) == (SpecialChars.WILDCARD_MULTI,):
             return f"notEmpty({cond.field})"  # Sigma's bare '*' means "has a value"
         return super().convert_condition_field_eq_val(cond, state)
 
@@ -229,7 +232,8 @@ def convert(path: Path) -> list[tuple[Path, str]]:
     for f in sigma_files(path):
         docs = _documents(f)
         try:
-            rules = [r for r in SigmaCollection.from_dicts(docs).rules if isinstance(r, SigmaRule)
+            rules: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = [
+                r for r in SigmaCollection.from_dicts(docs).rules if isinstance(r, SigmaRule)
                      and r.logsource.product == "kubernetes" and r.logsource.service == "audit"]
             out += [(f, text) for text in backend.convert(SigmaCollection(rules))]
         except SigmaError as exc:

@@ -341,11 +341,12 @@ class Poller:
 
 def poll(queue_url: str, dsn: str, settings: Settings, *, workers: int = 2, idle_exit: float | None = None,
          stop: threading.Event | None = None, metrics_port: int | None = None,
-         visibility_timeout: int | None = None) -> PollStats:
-    """Consume queue_url until stop is set (or the queue has been empty for idle_exit seconds).
+         visibility_timeout: int | None = None, metrics: Metrics | None = None) -> PollStats:
+    """Consume queue_url until stop is set (or the queue has been empty for idle_exit seconds), counting
+    into metrics (`loader serve` shares its own) and serving them on metrics_port if given.
 
     Raises SetupError before any work: no AWS region or credentials, a queue it cannot read, a port taken."""
-    metrics = Metrics()
+    metrics = metrics or Metrics()
     try:
         server = serve(metrics, metrics_port) if metrics_port is not None else None
     except OSError as exc:  # taken, or privileged

@@ -170,7 +170,9 @@ def split_units(blocks: Iterable[bytes], max_unit: int = DEFAULT_MAX_UNIT) -> It
         while pos < n:
             # blank lines are skipped in bulk, not one Python step each: pos goes to the start of the
             # line holding the next byte that is not blank
-            s = _BLANKS.match(buf, pos, n).end()
+            blanks = _BLANKS.match(buf, pos, n)
+            assert blanks is not None  # [ \t\r\n]* matches anywhere, if only the empty string
+            s = blanks.end()
             start = buf.rfind(b"\n", pos, s) + 1
             if start:
                 line += buf.count(b"\n", pos, start)

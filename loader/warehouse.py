@@ -9,6 +9,7 @@ UnknownDatabase, QueryError).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sys
@@ -17,11 +18,11 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Self
-from urllib.parse import parse_qs, unquote, urlparse
+from typing import Any, Self, cast
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 import clickhouse_connect
 import pyarrow as pa
@@ -78,7 +79,7 @@ class QueryError(WarehouseError):
 
 
 # the codes that mean something other than "this statement is wrong"; every other code is a QueryError
-_KINDS: dict[int, type[WarehouseError]] = {516: AuthError, 497: AccessDenied, 81: UnknownDatabase}
+_KINDS: dict[int | None, type[WarehouseError]] = {516: AuthError, 497: AccessDenied, 81: UnknownDatabase}
 
 
 DSN_FORMS = "chdb:///absolute/folder, chdb:relative/folder, chdb://memory or http(s)://user:pass@host:8123/db"
@@ -129,6 +130,24 @@ def statements(sql: str) -> list[str]:
     return out
 
 
+@dataclass
+class Answer:
+    """What one statement sent as text returned: its bytes in `fmt`, and ClickHouse's counters."""
+
+    body: bytes
+    fmt: str
+    read_rows: int = 0
+    read_bytes: int = 0
+    written_rows: int = 0
+    written_bytes: int = 0
+    elapsed_ns: int = 0
+
+
+_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_FORMAT_CLAUSE = re.compile(rb"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
+_ERROR_CODE = re.compile(r"Code: (\d+)")
+
+
 # where apply_schema (and cluster.apply_cluster) record the digest of each schema file applied
 MIGRATIONS = ("CREATE TABLE IF NOT EXISTS schema_migrations (file String, sha256 String, "
               "appliedAt DateTime DEFAULT now()) ENGINE = ReplacingMergeTree(appliedAt) ORDER BY file")
@@ -147,15 +166,21 @@ class Warehouse:
 
     def __post_init__(self) -> None:
         self.dsn = check_dsn(self.dsn)
+        # the `loader serve` process this embedded warehouse is reached through, when one holds its folder
+        self.via: str | None = None
         try:
-            if self.embedded:
+            if self.embedded and (served := serving(urlparse(self.dsn).path)):
+                self.via = served.url
+                self._client = _server_client(served.dsn(parse_qs(urlparse(self.dsn).query).get("database", [""])[0]))
+            elif self.embedded:
                 self._client = self._open_embedded()
             else:
                 self._client = _server_client(self.dsn)
         except WarehouseError:
             raise
         except Exception as exc:  # connection refused, bad password, unknown database, ...
-            raise typed(exc, self.dsn).about(f"cannot connect to {redact_dsn(self.dsn)}") from exc
+            through = f" through `loader serve` at {self.via}, which holds it" if self.via else ""
+            raise typed(exc, self.dsn).about(f"cannot connect to {redact_dsn(self.dsn)}{through}") from exc
 
     def _open_embedded(self):
         """Open the folder; when another process holds it (chDB allows one), say which one. chDB prints
@@ -212,7 +237,7 @@ class Warehouse:
         """Run (name, digest, statements) files in order from the first one whose digest schema_migrations
         does not hold (every file when forced), recording each; return the names run."""
         # FINAL keeps the newest row of a file, the last inserted when two share a second
-        done = dict(self.rows("SELECT file, sha256 FROM schema_migrations FINAL"))
+        done: dict[str, str] = {f: d for f, d in self.rows("SELECT file, sha256 FROM schema_migrations FINAL")}
         applied: list[str] = []
         for name, digest, stmts in files:
             if not force and not applied and done.get(name) == digest:
@@ -274,6 +299,48 @@ class Warehouse:
         with self._refused(f"{table} write failed"):
             self._client.insert_arrow(table, data, settings=settings)
 
+    # -- statements as text, for `loader serve`'s HTTP interface ------------------------------
+    def execute(self, sql: bytes, *, default_format: str = "TabSeparated", params: Mapping[str, str] | None = None,
+                settings: Mapping[str, str] | None = None, database: str | None = None,
+                readonly: bool = True) -> Answer:
+        """Run one statement, as ClickHouse's HTTP interface does: its own FORMAT clause or `default_format`,
+        `{name:Type}` parameters, settings applied first; an INSERT may carry its data after its FORMAT clause.
+
+        Embedded only. Each call has a handle of its own on the engine (about 1 ms), so its settings end with
+        it; `readonly` is set last (readonly=1: no INSERT, no DDL, no file()/url() table functions, no SETTINGS
+        that change anything), so no setting sent with the request can lift it. In chDB readonly=1 still lets
+        INTO OUTFILE, the scalar file(), KILL and several statements through: a caller taking statements from
+        others checks them first (chhttp.check_read_only)."""
+        if not self.embedded or self.via:
+            raise WarehouseError("execute() runs in the process that holds an embedded warehouse")
+        import chdb  # only an embedded warehouse needs the engine's own handle
+
+        for name in settings or {}:
+            if not _SETTING_NAME.match(name):
+                raise QueryError(f"Code: 115. DB::Exception: Unknown setting '{name}'. (UNKNOWN_SETTING)", 115)
+        folder = urlparse(self.dsn)
+        handle = chdb.connect(":memory:" if folder.netloc == "memory" else folder.path)
+        try:
+            if database:
+                handle.query(f"USE `{database.replace('`', '``')}`")
+            for name, value in (settings or {}).items():
+                handle.query(f"SET {name} = '{str(value).replace(chr(92), chr(92) * 2).replace(chr(39), chr(92) + chr(39))}'")
+            if readonly:
+                handle.query("SET readonly = 1")
+            match = _FORMAT_CLAUSE.search(sql[-200:]) if not sql.lstrip()[:6].upper().startswith(b"INSERT") else None
+            result = handle.query(sql, default_format, params=dict(params or {}))
+            return Answer(bytes(result.bytes() or b""), match.group(1).decode() if match else default_format,
+                          result.rows_read(), result.bytes_read(), result.rows_written(), result.bytes_written(),
+                          int(result.elapsed() * 1e9))
+        except Exception as exc:
+            if isinstance(exc, WarehouseError):
+                raise
+            text = " ".join(str(exc).split())
+            code = int(m.group(1)) if (m := _ERROR_CODE.search(text)) else None
+            raise _KINDS.get(code, QueryError)(_tidy(text[text.find("Code: "):] if code else text), code) from exc
+        finally:
+            handle.close()
+
     # -- ingest -------------------------------------------------------------------------------
     def insert_units(self, table: pa.Table, token: str) -> None:
         """Insert one chunk of units; a repeat with the same token adds nothing anywhere."""
@@ -291,6 +358,56 @@ class Warehouse:
         return int(row[0] or 0), int(row[1] or 0)
 
 
+SERVE_FILE = "serve.json"
+
+
+@dataclass
+class Served:
+    """The record `loader serve` keeps in the folder it holds: where it listens, and the credentials of the
+    local writer it made for this run (the file is readable by its owner only, like the data beside it)."""
+
+    pid: int
+    url: str
+    user: str
+    password: str
+
+    def dsn(self, database: str = "") -> str:
+        u = urlparse(self.url)
+        return f"{u.scheme}://{quote(self.user, safe='')}:{quote(self.password, safe='')}@{u.netloc}/{database}"
+
+    def write(self, folder: str) -> Path:
+        path = Path(folder, SERVE_FILE)
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            json.dump(asdict(self), f)
+        tmp.replace(path)  # readers never see half a record
+        return path
+
+
+def serving(folder: str) -> Served | None:
+    """The live `loader serve` process, other than this one, that holds this folder; None when there is none
+    (no record, or the one it left when killed: its process is gone)."""
+    try:
+        served = Served(**json.loads(Path(folder, SERVE_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    if served.pid == os.getpid() or _alive(served.pid) is False:
+        return None
+    return served
+
+
+def _alive(pid: int) -> bool | None:
+    """True if the process lives, False if not, None if it lives as another user (not ours to signal)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return None
+    return True
+
+
 def _holder(folder: str) -> str | None:
     """The live process, other than this one, that holds an embedded warehouse folder (chDB writes its
     PID and start time to the folder's status file), as 'PID n: command line, since time'."""
@@ -299,14 +416,8 @@ def _holder(folder: str) -> str | None:
         pid = int(fields["PID"])
     except (OSError, KeyError, ValueError):
         return None
-    if pid == os.getpid():
+    if pid == os.getpid() or _alive(pid) is False:
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # alive, another user's
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         command = " ".join(command.split())[:200]
@@ -356,6 +467,8 @@ def _env_number(name: str, default: float) -> float:
 
 def _server_client(dsn: str):
     retries, backoff = int(_env_number("LOADER_RETRIES", 4)), _env_number("LOADER_RETRY_BACKOFF", 0.5)
+    if retries < 0 or backoff < 0:
+        raise WarehouseError("LOADER_RETRIES and LOADER_RETRY_BACKOFF must not be negative")
     options: dict[str, Any] = {
         "interface": "https" if dsn.startswith("https:") else "http",
         "compress": "lz4",
@@ -373,7 +486,8 @@ def _server_client(dsn: str):
             if attempt == retries:
                 raise
             time.sleep(backoff * 2 ** attempt)
-    client.http_retries = Retry(total=retries, backoff_factor=backoff, status_forcelist=(429, 502, 503, 504),
+    # the HTTP client hands this to urllib3 (typed int in clickhouse-connect, a Retry works)
+    cast(Any, client).http_retries = Retry(total=retries, backoff_factor=backoff, status_forcelist=(429, 502, 503, 504),
                                 allowed_methods=None, raise_on_status=False, respect_retry_after_header=True)
     return client
 

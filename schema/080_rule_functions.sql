@@ -30,6 +30,11 @@ CREATE OR REPLACE FUNCTION k8sContainers AS (specs) ->
     arrayFlatten(arrayMap(s -> arrayConcat(JSONExtractArrayRaw(s, 'containers'), JSONExtractArrayRaw(s, 'initContainers'),
                                            JSONExtractArrayRaw(s, 'ephemeralContainers')), specs));
 
+-- Every volume of those specs, as raw JSON (hostPath, secret, ...); pass arraySlice(specs, 2) for the
+-- real pod specs only.
+CREATE OR REPLACE FUNCTION k8sVolumes AS (specs) ->
+    arrayFlatten(arrayMap(s -> JSONExtractArrayRaw(s, 'volumes'), specs));
+
 -- The argv of an exec/attach request: kubectl sends each element as its own command= query value,
 -- form-encoded ('+' is a space).
 CREATE OR REPLACE FUNCTION k8sExecArgv AS (uri) ->

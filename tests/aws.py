@@ -80,6 +80,20 @@ def audit_events(n: int, compress: bool = False) -> bytes:
     return gzip.compress(data) if compress else data
 
 
+def uploaded_bucket(s3, sqs, objects: int, events_per_object: int, gzip_every: int = 1) -> str:
+    """A new bucket notifying a new queue (visibility 3 s, a DLQ after 100 receives) of objects of unique
+    audit events, every gzip_every-th one gzipped; returns the queue URL."""
+    bucket = unique_name("logs")
+    s3.create_bucket(Bucket=bucket)
+    url, _ = make_queue(sqs, unique_name("q"), visibility=3, max_receive=100)
+    notify(s3, sqs, bucket, url)
+    for i in range(objects):
+        gz = i % gzip_every == 0
+        s3.put_object(Bucket=bucket, Key=f"audit/{i:03}.log" + (".gz" if gz else ""),
+                      Body=audit_events(events_per_object, compress=gz))
+    return url
+
+
 def queue_depth(sqs, url: str) -> int:
     """Messages still in the queue, visible or in flight."""
     a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
@@ -92,4 +106,4 @@ def clients():
 
 
 __all__ = ["moto_endpoint", "aws", "bare_env", "make_queue", "notify", "unique_name", "audit_events", "queue_depth",
-           "clients"]
+           "clients", "uploaded_bucket"]

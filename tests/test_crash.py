@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 
-from aws import audit_events, aws, clients, make_queue, moto_endpoint, notify, queue_depth, unique_name  # noqa: F401
+from aws import aws, clients, moto_endpoint, queue_depth, uploaded_bucket  # noqa: F401
 
 OBJECTS, EVENTS_PER_OBJECT = 40, 30
 # A run is killed after a random delay or once it has loaded this many objects, whichever comes
@@ -52,13 +52,7 @@ class watch:
 
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(aws, tmp_path):
     s3, sqs = clients()
-    bucket = unique_name("logs")
-    s3.create_bucket(Bucket=bucket)
-    url, _ = make_queue(sqs, unique_name("q"), visibility=3, max_receive=100)
-    notify(s3, sqs, bucket, url)
-    for i in range(OBJECTS):
-        s3.put_object(Bucket=bucket, Key=f"audit/{i:03}.log" + (".gz" if i % 3 == 0 else ""),
-                      Body=audit_events(EVENTS_PER_OBJECT, compress=i % 3 == 0))
+    url = uploaded_bucket(s3, sqs, OBJECTS, EVENTS_PER_OBJECT, gzip_every=3)
     dsn = f"chdb://{tmp_path / 'warehouse'}"
     poll_args = ["sqs-poll", "--queue-url", url, "--dsn", dsn, "--ttl-days", "0", "--idle-exit", "4",
                  "--workers", "2", "--format", "json", "--log-format", "json"]

@@ -37,6 +37,15 @@ def pod(volumes=(), caps=()):
                                                     "securityContext": {"capabilities": {"add": list(caps)}}}]}}
 
 
+def spec(where="containers", image="nginx", privileged=None):
+    """A pod spec whose `where` list (containers, initContainers, ephemeralContainers) holds one odd container
+    next to a plain one."""
+    odd = {"name": "odd", "image": image, **({"securityContext": {"privileged": privileged}} if privileged is not None else {})}
+    s = {"containers": [{"name": "app", "image": "nginx"}]}
+    s.setdefault(where, []).append(odd)
+    return s
+
+
 EVENTS = [
     event("delete-deploy", verb="delete", resource="deployments"),
     event("exec", verb="create", sub="exec"),
@@ -51,6 +60,23 @@ EVENTS = [
     event("mount-data", verb="create", body=pod(volumes=["/data"])),
     event("caps", verb="create", body=pod(caps=["SYS_ADMIN"])),
     event("no-caps", verb="create", body=pod()),
+    # every container of schema/080's k8sContainers: init and ephemeral ones, in a pod, a workload template, a
+    # CronJob's job template, and the pre-1.25 EphemeralContainers body of the ephemeralcontainers subresource
+    event("init-image", verb="create", body={"kind": "Pod", "spec": spec("initContainers", "evil/miner:1")}),
+    event("ephemeral-image", verb="patch", sub="ephemeralcontainers",
+          body={"kind": "Pod", "spec": spec("ephemeralContainers", "evil/miner")}),
+    event("legacy-ephemeral-image", verb="update", sub="ephemeralcontainers",
+          body={"kind": "EphemeralContainers", "ephemeralContainers": [{"name": "debug", "image": "evil/miner"}]}),
+    event("cronjob-image", verb="create", resource="cronjobs", body={"kind": "CronJob", "spec": {
+        "jobTemplate": {"spec": {"template": {"spec": spec("initContainers", "evil/miner")}}}}}),
+    event("init-privileged", verb="create", resource="deployments", body={"kind": "Deployment", "spec": {
+        "template": {"spec": spec("initContainers", privileged=True)}}}),
+    event("debug-privileged", verb="patch", sub="ephemeralcontainers",
+          body={"kind": "Pod", "spec": spec("ephemeralContainers", "busybox", privileged=True)}),
+    event("unprivileged", verb="create", body={"kind": "Pod", "spec": spec("initContainers", privileged=False)}),
+    # a read whose response carries the image: Sigma rules look at the request only
+    {**event("read-image"), "level": "RequestResponse",
+     "responseObject": {"kind": "Pod", "spec": spec("initContainers", "evil/miner", privileged=True)}},
 ]
 
 SIGMA = {
@@ -66,7 +92,11 @@ SIGMA = {
     "hostPath": ("hostPath|startswith: /etc", {"mount-etc"}),
     "hostPath-any": ("hostPath: '*'", {"mount-etc", "mount-data"}),
     "capabilities": ("capabilities:\n            - SYS_ADMIN\n            - NET_ADMIN", {"caps"}),
+    "image": ("image|contains: evil/miner",
+              {"init-image", "ephemeral-image", "legacy-ephemeral-image", "cronjob-image"}),
+    "privileged": ("privileged: true", {"init-privileged", "debug-privileged"}),
 }
+BODY_FIELDS = ("hostPath", "hostPath-any", "capabilities", "image", "privileged")
 
 
 def sigma_yaml(key: str, selection: str) -> str:
@@ -107,7 +137,7 @@ def test_every_rule_converts_to_a_valid_rule_file(converted):
     for key, path in converted.items():
         rule = parse_rule(path)
         assert rule.mitre == ["T1609"] and rule.severity == "medium"
-        assert rule.level == ("Request" if key in ("hostPath", "hostPath-any", "capabilities") else "Metadata")
+        assert rule.level == ("Request" if key in BODY_FIELDS else "Metadata")
 
 
 def test_converted_rules_hit_exactly_their_events(wh, converted):

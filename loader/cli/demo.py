@@ -105,7 +105,9 @@ def demo(
         err.print(f"[yellow]rule skipped:[/yellow] {problem}")
     dsn_flag = "" if dsn == DEFAULT_DSN else f" --dsn '{redact_dsn(dsn)}'"
     out.print(f"\nwarehouse: {redact_dsn(dsn)}\nnext: loader sql{dsn_flag} \"SELECT eventName, count() FROM "
-              f"kubernetes_audit_logs WHERE workspaceID = '{workspace}' GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"")
+              f"kubernetes_audit_logs WHERE workspaceID = '{workspace}' GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"\n"
+              f"      loader serve{dsn_flag}   (ClickHouse's HTTP interface on 127.0.0.1:8123 for curl, "
+              "clickhouse-connect, Grafana; detections with --detect-every 5m)")
     err.print(f"demo: {len(result.uploads)} objects, {s.messages_received} messages, {s.events} events, "
               f"{s.rejects} rejects loaded in {seconds:.1f}s; {result.left_in_queue} left in the queue, "
               f"{result.in_dlq} in the DLQ")

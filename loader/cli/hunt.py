@@ -151,7 +151,8 @@ def hunt_run(
     if lo and lo >= hi:
         fail(f"--start: {jsonable(lo)} is not before the end of the window, {jsonable(hi)}", 2)
     chosen = _select(_rules(), ids=rule_ids, include_disabled=True)
-    overrides, state, hits_total, t0 = pairs("--param", param), {}, 0, time.monotonic()
+    state: dict[str, list] = {}
+    overrides, hits_total, t0 = pairs("--param", param), 0, time.monotonic()
     with warehouse(dsn) as wh:
         _check_params(wh, chosen, overrides)
         for rule in chosen:
@@ -190,7 +191,7 @@ def detect(
     """Run enabled rules from their checkpoint (where the last run ended, minus --overlap; the rule's
     window on a first run); print new findings as JSON lines (and POST them to --webhook)."""
     if once and every:
-        if ctx.get_parameter_source("every").name != "ENVIRONMENT":  # by name: typer may vendor its own click
+        if getattr(ctx.get_parameter_source("every"), "name", None) != "ENVIRONMENT":  # by name: typer may vendor its own click
             fail("--once and --every exclusive", 2)
         every = None  # one pass by hand with a service's environment
     if retries < 1:

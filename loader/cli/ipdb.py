@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +38,7 @@ def _import(wh: Warehouse, paths: list[Path]) -> list[Imported]:
                 fail(f"{path}: no such file or directory")
             task = progress.add_task(path.name, total=None)
             try:
-                done.append(import_path(wh, path, on_rows=lambda n, t=task: progress.advance(t, n)))
+                done.append(import_path(wh, path, on_rows=partial(progress.advance, task)))
             except (IpdbError, ValueError, OSError) as exc:
                 fail(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
             progress.remove_task(task)
@@ -126,6 +127,7 @@ def enrich(
     Cost: an ALTER TABLE ... UPDATE (a mutation). In the months the window touches, ClickHouse rewrites the nine src* column files of every data part holding a row whose values change; the other 60 columns are hard-linked, not copied. Expect the time and disk of reading and writing those nine columns once, plus the old parts until ClickHouse removes them. Rows whose values would not change are skipped, so a second run costs one scan.
     """
     window = duration("--since", since)
+    assert window is not None  # since is a str, never None
     where = ("eventTime >= now() - toIntervalSecond({s:UInt64}) AND ({w:String} = '' OR workspaceID = {w:String}) "
              "AND tuple(" + ", ".join(SRC_COLUMNS) + ") != ipIntel(srcIP)")
     params = {"s": int(window.total_seconds()), "w": workspace}

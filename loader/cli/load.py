@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -88,8 +89,8 @@ def load(
                     with open_source(source, s3) as src:
                         task = progress.add_task(escape(Path(src.name).name), total=src.size, counts="")
                         r = load_stream(wh, src.name, src.stream, settings, identity=src.identity, size=src.size,
-                                        on_bytes=lambda n, t=task: on_bytes(n, t),
-                                        on_chunk=lambda r, t=task: on_chunk(r, t))
+                                        on_bytes=functools.partial(on_bytes, task=task),
+                                        on_chunk=functools.partial(on_chunk, task=task))
                         progress.remove_task(task)
                 except WarehouseError:
                     raise

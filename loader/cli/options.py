@@ -96,6 +96,12 @@ def pairs(option: str, items: list[str] | None) -> dict[str, str]:
     return out
 
 
+@typing.overload
+def duration(option: str, text: str) -> timedelta: ...
+@typing.overload
+def duration(option: str, text: None) -> None: ...
+@typing.overload
+def duration(option: str, text: str | None) -> timedelta | None: ...
 def duration(option: str, text: str | None) -> timedelta | None:
     """A duration option (15m, 1h, 7d, 2w) as a timedelta; a bad or absurd one is a usage error."""
     if text is None:

@@ -49,10 +49,10 @@ def info(dsn: Dsn = DEFAULT_DSN, fmt: SummaryFormat = "text") -> None:
         counts = {t: wh.rows(f"SELECT count() FROM {t}")[0][0]
                   for t in ("kubernetes_audit_logs", "kubernetes_audit_logs_rejects")}
         sources = wh.rows("SELECT uniqExact(source, identity) FROM ingest_ledger")[0][0]
-        version = wh.server_version
+        version, via = wh.server_version, wh.via
     data = {"version": __version__, "dsn": redact_dsn(dsn), "default_dsn": DEFAULT_DSN, "clickhouse": version,
             "events": counts["kubernetes_audit_logs"], "rejects": counts["kubernetes_audit_logs_rejects"],
-            "sources": sources}
+            "sources": sources, "served_by": via or ""}
     if fmt == "json":
         print(json.dumps(data))
     else:
