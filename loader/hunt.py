@@ -66,7 +66,10 @@ def check_params(wh: Warehouse, rules: list[Rule], overrides: dict[str, str]) ->
     """Refuse, before any rule runs, an override that none of the rules declares (a typo would run them
     with their defaults) or whose value ClickHouse cannot read as the declared type."""
     for name, text in overrides.items():
-        takers = {r.params[name].type: r for r in rules if name in r.params}  # one check per type
+        takers: dict[str, Rule] = {}
+        for r in rules:  # one check per type, named after the first rule (by id) that takes it
+            if name in r.params:
+                takers.setdefault(r.params[name].type, r)
         if not takers:
             raise ParamError(f"{name}: none of the rules takes it (their parameters: loader hunt show RULE)")
         for ch_type, rule in takers.items():
@@ -75,6 +78,10 @@ def check_params(wh: Warehouse, rules: list[Rule], overrides: dict[str, str]) ->
             except (ParamError, QueryError):
                 like = "; write a literal such as ['a', 'b'], quotes included" if "Array(" in ch_type else ""
                 raise ParamError(f"{name}: {text!r} is not a valid {ch_type} for rule {rule.id}{like}") from None
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def jsonable(value: Any) -> Any:
@@ -92,11 +99,17 @@ def jsonable(value: Any) -> Any:
 
 
 def run_rule(wh: Warehouse, rule: Rule, start: datetime, end: datetime,
-             overrides: dict[str, str] | None = None) -> Hits:
-    """Run one rule; its rows must carry eventTime and eventIDs (queries/README.md)."""
+             overrides: dict[str, str] | None = None, suppressions: list[tuple[str, str]] | None = None) -> Hits:
+    """Run one rule; its rows must carry eventTime and eventIDs (queries/README.md). With suppressions
+    ((id, SQL condition over the rule's columns)), each row also carries `suppressedBy`: the first one it
+    satisfies, or ''."""
     t0 = time.monotonic()
+    sql = rule.sql
+    if suppressions:
+        cases = ", ".join(f"({condition}), {_quote(sid)}" for sid, condition in suppressions)
+        sql = f"SELECT *, multiIf({cases}, '') AS suppressedBy FROM (\n{rule.sql}\n)"
     try:
-        rows = wh.query_dicts(rule.sql, parameters(rule, start, end, overrides))
+        rows = wh.query_dicts(sql, parameters(rule, start, end, overrides))
     except WarehouseError as exc:
         raise exc.about(f"rule {rule.id}") from exc
     if rows and (missing := {"eventTime", "eventIDs"} - rows[0].keys()):

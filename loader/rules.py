@@ -14,7 +14,7 @@ MODES = ("event", "aggregate", "baseline")
 LEVELS = ("Metadata", "Request", "RequestResponse")
 REQUIRED = ("id", "title", "description", "severity", "mitre", "operations", "mode", "level", "window",
             "false_positives")
-OPTIONAL = ("enabled",)
+OPTIONAL = ("enabled", "references", "note", "threshold", "dedup")
 WINDOW_PARAMS = {"start": "DateTime64(6)", "end": "DateTime64(6)"}
 
 _HEADER = re.compile(r"^--\s*(param\s+\w+|\w+)\s*:\s*(.*)$")
@@ -63,6 +63,10 @@ class Rule:
     tactic: str
     params: dict[str, Param] = field(default_factory=dict)
     enabled: bool = True
+    references: list[str] = field(default_factory=list)
+    note: str = ""                    # what to check next, for whoever investigates a finding
+    threshold: int = 1                # detect alerts a finding once it holds at least this many events
+    dedup: str = ""                   # detect alerts one finding per rule and user/object within this window
 
     @property
     def rank(self) -> int:
@@ -78,7 +82,8 @@ class Rule:
                 "tactic": self.tactic, "mitre": self.mitre, "operations": self.operations, "mode": self.mode,
                 "level": self.level, "window": self.window, "false_positives": self.false_positives,
                 "params": {p.name: {"type": p.type, "default": p.default} for p in self.params.values()},
-                "enabled": self.enabled, "path": str(self.path)}
+                "enabled": self.enabled, "references": self.references, "note": self.note,
+                "threshold": self.threshold, "dedup": self.dedup, "path": str(self.path)}
 
 
 def _split(text: str) -> tuple[list[tuple[str, str]], str]:
@@ -144,11 +149,16 @@ def parse_rule(path: Path, tactic: str = "") -> Rule:
         problems.append(f"level {header['level']!r} not one of {', '.join(LEVELS)}")
     if bad := [t for t in _csv(header.get("mitre", "")) if not _MITRE.match(t)]:
         problems.append(f"mitre: not technique ids: {', '.join(bad)}")
-    if header.get("window"):
-        try:
-            parse_duration(header["window"])
-        except ValueError as exc:
-            problems.append(f"window: {exc}")
+    for key in ("window", "dedup"):
+        if header.get(key):
+            try:
+                parse_duration(header[key])
+            except ValueError as exc:
+                problems.append(f"{key}: {exc}")
+    if not re.match(r"^[1-9]\d*$", header.get("threshold", "1")):
+        problems.append(f"threshold {header['threshold']!r}: a whole number of events, at least 1")
+    if bad := [u for u in _csv(header.get("references", "")) if not re.match(r"^https?://\S+$", u)]:
+        problems.append(f"references: not URLs: {', '.join(bad)}")
     enabled = header.get("enabled", "true").lower()
     if enabled not in ("true", "false"):
         problems.append(f"enabled {enabled!r}: true or false")
@@ -177,7 +187,10 @@ def parse_rule(path: Path, tactic: str = "") -> Rule:
     return Rule(id=rid, title=header["title"], description=header["description"], severity=header["severity"],
                 mitre=_csv(header["mitre"]), operations=_csv(header["operations"]), mode=header["mode"],
                 level=header["level"], window=header["window"], false_positives=header["false_positives"],
-                sql=sql, path=path, tactic=tactic or path.parent.name, params=params, enabled=enabled == "true")
+                sql=sql, path=path, tactic=tactic or path.parent.name, params=params, enabled=enabled == "true",
+                references=_csv(header.get("references", "")), note=header.get("note", ""),
+                threshold=int(header.get("threshold", "1")) if header.get("threshold", "1").isdigit() else 1,
+                dedup=header.get("dedup", ""))
 
 
 def rule_files(root: Path | None = None) -> list[Path]:
@@ -193,12 +206,35 @@ def load_rules(root: Path | None = None) -> list[Rule]:
             rules.append(parse_rule(f))
         except RuleError as exc:
             problems.append(str(exc))
+    if problems := problems + _reused_ids(rules):
+        raise RuleError("\n".join(problems))
+    return sorted(rules, key=lambda r: r.id)
+
+
+def _reused_ids(rules: list[Rule]) -> list[str]:
     seen: dict[str, Path] = {}
+    problems = []
     for r in rules:
         if r.id in seen:
             problems.append(f"{r.path}: id {r.id!r} also used by {seen[r.id]}")
         seen[r.id] = r.path
-    if problems:
+    return problems
+
+
+def load_catalog(packs: list[Path] | None = None) -> list[Rule]:
+    """The catalog plus the rules of each pack folder (a user's rules in the same format); an id used twice,
+    across packs or with the catalog, is an error."""
+    rules, problems = load_rules(), []
+    for pack in packs or []:
+        if not pack.is_dir():
+            raise RuleError(f"--rules {pack}: not a folder")
+        if not rule_files(pack):
+            raise RuleError(f"--rules {pack}: no .sql rule file in it")
+        try:
+            rules += load_rules(pack)
+        except RuleError as exc:
+            problems.append(str(exc))
+    if problems := problems + _reused_ids(rules):
         raise RuleError("\n".join(problems))
     return sorted(rules, key=lambda r: r.id)
 

@@ -28,3 +28,24 @@ CREATE TABLE IF NOT EXISTS detection_checkpoints
 )
 ENGINE = ReplacingMergeTree(updatedAt)
 ORDER BY rule;
+
+-- detection_suppressions: `loader detect suppress RULE --where SQL --until TIME --reason TEXT`. A finding of
+-- RULE whose row satisfies `condition` (SQL over the rule's result columns) before `until` is recorded in
+-- detections with suppressedBy = id but neither printed nor delivered. Removing one inserts it again with
+-- removed = 1 and a newer version (the detect user may only SELECT and INSERT).
+CREATE TABLE IF NOT EXISTS detection_suppressions
+(
+    id String,
+    rule LowCardinality(String),
+    condition String,
+    until DateTime64(6),
+    reason String,
+    createdBy String,
+    createdAt DateTime64(6),
+    removed Bool DEFAULT false,
+    version DateTime64(6)
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY id;
+
+ALTER TABLE detections ADD COLUMN IF NOT EXISTS suppressedBy String DEFAULT '' AFTER version;

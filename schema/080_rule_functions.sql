@@ -54,3 +54,53 @@ CREATE OR REPLACE FUNCTION k8sRuleResources AS (rule) -> JSONExtract(rule, 'reso
 CREATE OR REPLACE FUNCTION k8sRoleRulesText AS (rules) ->
     arrayStringConcat(arrayMap(r -> concat(arrayStringConcat(k8sRuleVerbs(r), ','), ' on ',
                                            arrayStringConcat(k8sRuleResources(r), ',')), rules), '; ');
+
+-- (The lambdas in the functions below name their argument k8s_*: a function's body is pasted into the
+-- query, so a plain 'p' would capture a caller's lambda argument of the same name.)
+
+-- A host path as the kubelet resolves it: repeated '/', '.' components and a trailing '/' dropped
+-- ('//etc/./kubernetes/' is '/etc/kubernetes', '/' stays '/'). The API server refuses '..' in a hostPath.
+CREATE OR REPLACE FUNCTION k8sCleanPath AS (path) ->
+    concat(if(startsWith(path, '/'), '/', ''),
+           arrayStringConcat(arrayFilter(k8s_component -> k8s_component NOT IN ('', '.'), splitByChar('/', path)), '/'));
+
+-- Whether a path is one of the prefixes or lies below one, by whole path components (both cleaned as
+-- above): '/var/run/docker.sock' is below '/var/run', '/run/xtables.lock' is below '/run' but not below
+-- '/run/containerd', '/etcd-backup' is not below '/etc', and '/' matches only '/' itself.
+CREATE OR REPLACE FUNCTION k8sPathUnder AS (path, prefixes) ->
+    arrayExists(k8s_prefix -> k8sCleanPath(path) = k8sCleanPath(k8s_prefix)
+                              OR startsWith(k8sCleanPath(path), concat(k8sCleanPath(k8s_prefix), '/')),
+                prefixes);
+
+-- The identities the kube-controller-manager writes workloads' children with: pods of DaemonSets,
+-- ReplicaSets, StatefulSets, Jobs and ReplicationControllers, a Deployment's ReplicaSets, a CronJob's Jobs.
+CREATE OR REPLACE FUNCTION k8sWorkloadControllers AS () -> [
+    'system:kube-controller-manager', 'system:serviceaccount:kube-system:daemon-set-controller',
+    'system:serviceaccount:kube-system:replicaset-controller', 'system:serviceaccount:kube-system:deployment-controller',
+    'system:serviceaccount:kube-system:statefulset-controller', 'system:serviceaccount:kube-system:job-controller',
+    'system:serviceaccount:kube-system:cronjob-controller', 'system:serviceaccount:kube-system:replication-controller'];
+
+-- The controlling owner reference of the object a body carries (raw JSON, '' when it has none).
+CREATE OR REPLACE FUNCTION k8sControllerRef AS (raw) ->
+    arrayFirst(k8s_owner -> JSONExtractBool(k8s_owner, 'controller'),
+               arrayConcat(JSONExtractArrayRaw(raw, 'requestObject', 'metadata', 'ownerReferences'),
+                           JSONExtractArrayRaw(raw, 'responseObject', 'metadata', 'ownerReferences')));
+
+-- The name of the workload a pod-spec write belongs to, for the rules' exclusion lists: the object's own
+-- name (`objectRef.name`) for a workload (Deployment, DaemonSet, ...); for what one of
+-- k8sWorkloadControllers() writes, its controlling owner's name, a ReplicaSet's pod-template-hash dropped
+-- (a pod of ReplicaSet coredns-5d78c9869d belongs to coredns); '' for a pod anyone else writes. Owner
+-- references count only from those controllers, which stamp pods out of a template someone else wrote
+-- (that write is judged under the workload's own name): anyone else can name a pod, or write an owner
+-- into it, like a system component's.
+CREATE OR REPLACE FUNCTION k8sWorkloadName AS (resource, name, user, raw) ->
+    multiIf(has(k8sWorkloadControllers(), user) AND JSONExtractString(k8sControllerRef(raw), 'name') != '',
+            if(JSONExtractString(k8sControllerRef(raw), 'kind') = 'ReplicaSet'
+                   AND endsWith(JSONExtractString(k8sControllerRef(raw), 'name'),
+                                concat('-', JSONExtractString(raw, 'requestObject', 'metadata', 'labels', 'pod-template-hash'))),
+               substring(JSONExtractString(k8sControllerRef(raw), 'name'), 1,
+                         length(JSONExtractString(k8sControllerRef(raw), 'name'))
+                         - length(JSONExtractString(raw, 'requestObject', 'metadata', 'labels', 'pod-template-hash')) - 1),
+               JSONExtractString(k8sControllerRef(raw), 'name')),
+            resource = 'pods', '',
+            name);

@@ -196,3 +196,38 @@ def test_detect_overlap_0s_and_reset(tmp_path):
 def test_detect_once_wins_over_the_interval_of_the_environment(tmp_path):
     p = run("detect", "--once", "--rule", EXEC, dsn=f"chdb://{tmp_path / 'wh'}", env={"LOADER_DETECT_EVERY": "1s"})
     assert summary(p) == (0, 0) and p.stderr.count("detect:") == 1
+
+
+def test_detect_suppress_list_and_remove(tmp_path):
+    dsn = f"chdb://{tmp_path / 'wh'}"
+    typo = run("detect", "suppress", EXEC, "--where", "usr = 'ci'", "--reason", "CI", dsn=dsn)
+    assert typo.returncode == 2 and "--where" in one_line_error(typo) and "usr" in typo.stderr
+    assert run("detect", "suppress", "k8s-nope", "--where", "1", "--reason", "x", dsn=dsn).returncode == 2
+    past = run("detect", "suppress", EXEC, "--where", "1", "--reason", "x", "--until", "2001-01-01", dsn=dsn)
+    assert past.returncode == 2 and "in the past" in one_line_error(past)
+    made = run("detect", "suppress", EXEC, "--where", "user = 'ci-bot'", "--reason", "CI smoke tests", "--until", "7d",
+               dsn=dsn)
+    assert made.returncode == 0, made.stderr
+    sid = made.stdout.strip()
+    listed = run("detect", "suppressions", "--format", "json", dsn=dsn)
+    assert [(s["id"], s["rule"], s["condition"], s["reason"]) for s in json.loads(listed.stdout)] == [
+        (sid, EXEC, "user = 'ci-bot'", "CI smoke tests")]
+    assert run("detect", "unsuppress", sid, dsn=dsn).returncode == 0
+    again = run("detect", "unsuppress", sid, dsn=dsn)
+    assert again.returncode == 2 and sid in one_line_error(again)
+    assert json.loads(run("detect", "suppressions", "--format", "json", dsn=dsn).stdout) == []
+    assert summary(run("detect", "--once", "--rule", EXEC, dsn=dsn)) == (0, 0)  # detect itself still runs
+
+
+def test_hunt_coverage_maps_every_enabled_rule_to_its_tactic_and_techniques():
+    from loader.rules import load_rules
+
+    out = run("hunt", "coverage", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    cover = json.loads(out.stdout)
+    for rule in (r for r in load_rules() if r.enabled):
+        for technique in rule.mitre:
+            assert rule.id in cover[rule.tactic][technique], (rule.id, technique)
+    assert list(cover)[0] == "initial-access"  # ATT&CK's order, not the alphabet
+    table = run("hunt", "coverage")
+    assert table.returncode == 0 and "T1609" in table.stdout and "techniques in" in table.stderr

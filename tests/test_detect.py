@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conftest import load_bytes
-from loader.detect import checkpoints, reset_checkpoints, run_once
+from loader.detect import checkpoints, reset_checkpoints, run_once, suppress, suppressions, unsuppress
 from loader.rules import load_rules
+from loader.warehouse import QueryError
 
 NOW = datetime(2024, 6, 3, 12, 0, tzinfo=timezone.utc)
 
@@ -167,3 +169,64 @@ def test_a_burst_that_grows_across_runs_alerts_once(wh):
     s = run_once(wh, rule, emit=emitted.append, now=later + timedelta(minutes=5))
     assert (s.new, s.updates) == (1, 0)
     assert sorted(emitted[1]["eventIDs"]) == [f"get-{n}" for n in range(20, 30)]
+
+
+def exec_by(n: int, at: datetime, user: str) -> bytes:
+    return exec_event(n, at).replace(b"mallory@example.com", user.encode())
+
+
+def test_suppressed_findings_are_recorded_not_alerted(wh, exec_rule):
+    [rule] = exec_rule
+    s = suppress(wh, rule, "user = 'ci-bot@example.com'", NOW + timedelta(days=1), "CI smoke tests", "alice")
+    assert [x.id for x in suppressions(wh, at=NOW)] == [s.id] and suppressions(wh) == []  # expired by the clock
+    load_bytes(wh, exec_by(1, NOW - timedelta(minutes=9), "ci-bot@example.com") + exec_event(2, NOW - timedelta(minutes=8)))
+    hook, emitted = Receiver(), []
+    try:
+        summary = run_once(wh, exec_rule, emit=emitted.append, webhook=hook.url, now=NOW)
+    finally:
+        hook.close()
+    assert (summary.findings, summary.new, summary.suppressed) == (2, 1, 1)
+    assert [e["eventIDs"] for e in emitted] == [["exec-2"]]
+    assert [f["eventIDs"] for f in hook.received] == [["exec-2"]]  # the suppressed one is not delivered
+    assert wh.rows("SELECT eventIDs, suppressedBy, delivered FROM detections FINAL ORDER BY eventIDs") == [
+        (["exec-1"], s.id, False), (["exec-2"], "", True)]
+
+    # removed: the next finding of that user is alerted; the suppressed one is not alerted after the fact
+    assert unsuppress(wh, s.id) is not None and suppressions(wh, at=NOW) == []
+    assert [x.removed for x in suppressions(wh, everything=True)] == [True]
+    load_bytes(wh, exec_by(3, NOW + timedelta(minutes=1), "ci-bot@example.com"))
+    summary = run_once(wh, exec_rule, emit=emitted.append, now=NOW + timedelta(minutes=5))
+    assert summary.new == 1 and emitted[-1]["eventIDs"] == ["exec-3"]
+
+
+def test_an_expired_suppression_no_longer_applies(wh, exec_rule):
+    [rule] = exec_rule
+    suppress(wh, rule, "1", NOW - timedelta(minutes=1), "everything, until a minute before the pass", "alice")
+    load_bytes(wh, exec_event(4, NOW - timedelta(minutes=5)))
+    emitted = []
+    assert run_once(wh, exec_rule, emit=emitted.append, now=NOW).suppressed == 0 and len(emitted) == 1
+
+
+def test_a_suppression_naming_no_column_of_the_rule_is_refused(wh, exec_rule):
+    with pytest.raises(QueryError, match="usr"):
+        suppress(wh, exec_rule[0], "usr = 'x'", NOW + timedelta(days=1), "typo", "alice")
+    assert suppressions(wh, everything=True) == []
+
+
+def test_threshold_and_dedup_window_from_the_rule_header(wh, exec_rule):
+    # threshold 2 on an event rule (one event per finding): nothing is alerted, nothing recorded
+    load_bytes(wh, exec_event(5, NOW - timedelta(minutes=5)))
+    emitted = []
+    s = run_once(wh, [replace(exec_rule[0], threshold=2)], emit=emitted.append, now=NOW)
+    assert (s.findings, s.new, s.below_threshold, emitted) == (1, 0, 1, [])
+    assert wh.rows("SELECT count() FROM detections") == [(0,)]
+
+    # dedup 1h: a second exec by the same user within the hour is recorded, not alerted; another user's is
+    rule = replace(exec_rule[0], dedup="1h")
+    s = run_once(wh, [rule], emit=emitted.append, now=NOW)
+    assert s.new == 1 and [e["eventIDs"] for e in emitted] == [["exec-5"]]
+    load_bytes(wh, exec_event(6, NOW + timedelta(minutes=10)) + exec_by(7, NOW + timedelta(minutes=11), "bob@example.com"))
+    s = run_once(wh, [rule], emit=emitted.append, now=NOW + timedelta(minutes=20))
+    assert [e["eventIDs"] for e in emitted] == [["exec-5"], ["exec-7"]]
+    assert s.suppressed == 1
+    assert wh.rows("SELECT suppressedBy FROM detections FINAL WHERE has(eventIDs, 'exec-6')") == [("dedup 1h",)]

@@ -16,11 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
 
-from ..detect import reset_checkpoints, run_once
+from ..detect import reset_checkpoints, run_once, suppress, suppressions, unsuppress
 from ..hunt import ParamError, check_params, jsonable, parse_time, run_rule
-from ..rules import SEVERITIES, Rule, RuleError, load_rules, select
-from ..warehouse import DEFAULT_DSN, Warehouse
-from .options import EXIT_CODES, Dsn, duration, err, fail, pairs, warehouse
+from ..rules import SEVERITIES, Rule, RuleError, load_catalog, parse_duration, select
+from ..warehouse import DEFAULT_DSN, QueryError, Warehouse
+from .options import EXIT_CODES, Dsn, RulePacks, duration, err, fail, pairs, warehouse
 
 hunt_app = typer.Typer(help="Saved hunting and detection SQL (queries/).", no_args_is_help=True)
 sigma_app = typer.Typer(help="Sigma rules (product: kubernetes, service: audit).", no_args_is_help=True)
@@ -28,11 +28,11 @@ sigma_app = typer.Typer(help="Sigma rules (product: kubernetes, service: audit).
 Params = Annotated[Optional[list[str]], typer.Option("--param", "-p", help="name=value for a rule parameter (repeatable)")]
 
 
-def _rules() -> list[Rule]:
+def _rules(packs: list[Path] | None = None) -> list[Rule]:
     try:
-        return load_rules()
-    except RuleError as exc:  # a broken file in queries/: not the user's command
-        fail(str(exc))
+        return load_catalog(packs)
+    except RuleError as exc:  # a broken pack is the user's to fix (2); a broken queries/ file is not
+        fail(str(exc), 2 if packs else 1)
 
 
 def _select(rules: list[Rule], **how) -> list[Rule]:
@@ -82,10 +82,11 @@ def _catalog(rules: list[Rule], width: int) -> Table:
 
 
 @hunt_app.command("list")
-def hunt_list(fmt: Annotated[str, typer.Option("--format", help="table or json (every field)")] = "table") -> None:
+def hunt_list(fmt: Annotated[str, typer.Option("--format", help="table or json (every field)")] = "table",
+              packs: RulePacks = None) -> None:
     """Every rule in the catalog; the table shows more columns on a wider terminal."""
     _format(fmt, ("table", "json"))
-    rules = _rules()
+    rules = _rules(packs)
     if fmt == "json":
         print(json.dumps([r.meta() for r in rules], indent=2))
         return
@@ -95,12 +96,48 @@ def hunt_list(fmt: Annotated[str, typer.Option("--format", help="table or json (
 
 
 @hunt_app.command("show")
-def hunt_show(rule_id: Annotated[str, typer.Argument(help="rule id")]) -> None:
+def hunt_show(rule_id: Annotated[str, typer.Argument(help="rule id")], packs: RulePacks = None) -> None:
     """A rule's metadata and SQL (paste the SQL into clickhouse-client with --param_start/--param_end)."""
-    rules = {r.id: r for r in _rules()}
+    rules = {r.id: r for r in _rules(packs)}
     if rule_id not in rules:
         fail(f"unknown rule id {rule_id!r} (see `loader hunt list`)", 2)
     print(rules[rule_id].path.read_text(), end="")
+
+
+# ATT&CK's enterprise tactics in kill-chain order; queries/ folders carry their names
+TACTICS = ("initial-access", "execution", "persistence", "privilege-escalation", "defense-evasion", "credential-access",
+           "discovery", "lateral-movement", "collection", "command-and-control", "exfiltration", "impact")
+
+
+def coverage(rules: list[Rule]) -> dict[str, dict[str, list[str]]]:
+    """tactic -> technique -> ids of the rules that detect it, tactics in ATT&CK order (hunting last)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    order = {t: i for i, t in enumerate(TACTICS)}
+    for rule in sorted(rules, key=lambda r: (order.get(r.tactic, len(TACTICS)), r.tactic)):
+        for technique in rule.mitre:
+            out.setdefault(rule.tactic, {}).setdefault(technique, []).append(rule.id)
+    return {t: dict(sorted(techniques.items())) for t, techniques in out.items()}
+
+
+@hunt_app.command("coverage")
+def hunt_coverage(fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+                  packs: RulePacks = None) -> None:
+    """The ATT&CK tactics and techniques the catalog covers, and by which rules."""
+    _format(fmt, ("table", "json"))
+    rules = [r for r in _rules(packs) if r.enabled]
+    cover = coverage(rules)
+    if fmt == "json":
+        print(json.dumps(cover, indent=2))
+        return
+    table = Table("tactic", "technique", "rules", Column("rule ids", overflow="fold"))
+    for tactic, techniques in cover.items():
+        for i, (technique, ids) in enumerate(techniques.items()):
+            table.add_row(tactic if i == 0 else "", technique, str(len(ids)), ", ".join(ids),
+                          end_section=i == len(techniques) - 1)
+    Console().print(table)
+    missing = [t for t in TACTICS if t not in cover]
+    err.print(f"{len({t for ts in cover.values() for t in ts})} techniques in {len(cover)} tactics by {len(rules)} "
+              f"enabled rules" + (f"; no rule for {', '.join(missing)}" if missing else ""))
 
 
 def _emit_rows(fmt: str, rule: Rule, rows: list[dict], state: dict) -> None:
@@ -138,6 +175,7 @@ def hunt_run(
     end: Annotated[Optional[str], typer.Option(help="ISO end (default: now)")] = None,
     param: Params = None,
     fmt: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv")] = "table",
+    packs: RulePacks = None,
     dsn: Dsn = DEFAULT_DSN,
 ) -> None:
     """Run rules over a time window and print the hits."""
@@ -150,7 +188,7 @@ def hunt_run(
     hi = _time("--end", end) or datetime.now(timezone.utc)
     if lo and lo >= hi:
         fail(f"--start: {jsonable(lo)} is not before the end of the window, {jsonable(hi)}", 2)
-    chosen = _select(_rules(), ids=rule_ids, include_disabled=True)
+    chosen = _select(_rules(packs), ids=rule_ids, include_disabled=True)
     state: dict[str, list] = {}
     overrides, hits_total, t0 = pairs("--param", param), 0, time.monotonic()
     with warehouse(dsn) as wh:
@@ -186,17 +224,21 @@ def detect(
                                                        "(repeatable): it starts again from --since or its window")] = None,
     reset_all: Annotated[bool, typer.Option("--reset-all", help="forget every rule's checkpoint first")] = False,
     param: Params = None,
+    packs: RulePacks = None,
     dsn: Dsn = DEFAULT_DSN,
 ) -> None:
     """Run enabled rules from their checkpoint (where the last run ended, minus --overlap; the rule's
-    window on a first run); print new findings as JSON lines (and POST them to --webhook)."""
+    window on a first run); print new findings as JSON lines (and POST them to --webhook). The commands
+    below keep suppressions: findings they match are recorded but neither printed nor delivered."""
+    if ctx.invoked_subcommand:
+        return
     if once and every:
         if getattr(ctx.get_parameter_source("every"), "name", None) != "ENVIRONMENT":  # by name: typer may vendor its own click
             fail("--once and --every exclusive", 2)
         every = None  # one pass by hand with a service's environment
     if retries < 1:
         fail(f"--retries: at least 1, not {retries}", 2)
-    rules = _rules()
+    rules = _rules(packs)
     chosen = _select(rules, ids=rule, min_severity=min_severity, disabled=disable)
     if reset:
         _select(rules, ids=reset)  # a typo is a usage error, not "none was set"
@@ -221,6 +263,10 @@ def detect(
             line = f"detect: {s.rules} rule(s), {s.findings} finding(s), {s.new} new"
             if s.updates:
                 line += f", {s.updates} grown since reported (not re-alerted)"
+            if s.suppressed:
+                line += f", {s.suppressed} suppressed"
+            if s.below_threshold:
+                line += f", {s.below_threshold} below their rule's threshold"
             if webhook:
                 line += f", {s.delivered} delivered, {s.failed} delivery failure(s) (retried next run)"
             err.print(line + f" in {time.monotonic() - t0:.1f}s")
@@ -238,37 +284,117 @@ def detect(
 @sigma_app.command("convert")
 def sigma_convert(
     path: Annotated[Path, typer.Argument(help="a Sigma rule .yml or a directory of them")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="write <id>.sql files into this folder instead of stdout")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="write a rule pack: OUT/<tactic or sigma>/<id>.sql, loadable with --rules OUT")] = None,
 ) -> None:
-    """Turn Sigma kubernetes/audit rules into queries/ rule files for this table."""
+    """Turn Sigma kubernetes/audit rules into queries/ rule files for this table.
+
+    Rules of another logsource are skipped (said on stderr). Exit 1 when a kubernetes/audit rule cannot be
+    converted (nothing is written) or when no rule converted at all."""
     if not path.exists():
         fail(f"{path}: no such file or directory", 2)
     if out and out.exists() and not out.is_dir():
         fail(f"--out {out}: not a folder", 2)
-    from ..sigma import SigmaError, convert  # pySigma loads slowly: only for this command
-    try:
-        converted = convert(path)
-    except SigmaError as exc:
-        fail(f"sigma: {exc}")
+    from ..sigma import convert  # pySigma loads slowly: only for this command
+    result = convert(path)
+    for line in result.skipped:
+        err.print(f"skipped {escape(line)}")
+    for line in result.notes:
+        err.print(f"note: {escape(line)}")
+    if result.errors:
+        for line in result.errors:
+            err.print(f"[red]error:[/red] sigma: {escape(line)}")
+        raise typer.Exit(1)
+    if not result.converted:
+        fail(f"sigma: {path}: no Sigma rule with logsource product: kubernetes, service: audit")
     if out:
-        _write_rules(out, [text for _, text in converted])
+        _write_rules(out, [(c.tactic, c.id, c.text) for c in result.converted])
     else:
-        for _, text in converted:
-            print(text)
-    err.print(f"converted {len(converted)} Sigma rule(s)" + (f" into {out}" if out else ""))
+        for c in result.converted:
+            print(c.text)
+    err.print(f"converted {len(result.converted)} Sigma rule(s)" + (f" into {out}" if out else ""))
 
 
-def _write_rules(out: Path, texts: list[str]) -> None:
+def _write_rules(out: Path, rules: list[tuple[str, str, str]]) -> None:
+    """(tactic, id, text) -> out/<tactic>/<id>.sql"""
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        for text in texts:
-            rid = text.splitlines()[0].split(":", 1)[1].strip()
-            (out / f"{rid}.sql").write_text(text)
+        for tactic, rid, text in rules:
+            (out / tactic).mkdir(parents=True, exist_ok=True)
+            (out / tactic / f"{rid}.sql").write_text(text)
     except OSError as exc:
         fail(f"--out {out}: {exc.strerror or exc}")
+
+
+detect_app = typer.Typer(invoke_without_command=True)
+detect_app.callback(epilog=EXIT_CODES)(detect)
+
+
+@detect_app.command("suppress")
+def detect_suppress(
+    rule_id: Annotated[str, typer.Argument(help="the rule whose findings to suppress")],
+    where: Annotated[str, typer.Option("--where", help="SQL over the rule's result columns (loader hunt show RULE), "
+                                       "e.g. \"user = 'ci-bot' AND srcIP = '10.0.0.7'\"")],
+    reason: Annotated[str, typer.Option("--reason", help="why: shown by `loader detect suppressions`")],
+    until: Annotated[str, typer.Option("--until", help="ISO time, or a duration from now (30d)")] = "30d",
+    by: Annotated[str, typer.Option("--by", envvar="USER", help="who suppresses")] = "",
+    packs: RulePacks = None,
+    dsn: Dsn = DEFAULT_DSN,
+) -> None:
+    """Suppress a rule's findings that match --where until --until: they are recorded, not printed nor delivered."""
+    [rule] = _select(_rules(packs), ids=[rule_id])
+    if not reason.strip():
+        fail("--reason: say why (it is what the next person reads)", 2)
+    span = None
+    try:
+        span = parse_duration(until)
+    except ValueError:
+        pass
+    end = datetime.now(timezone.utc) + span if span else _time("--until", until)
+    assert end is not None
+    if end <= datetime.now(timezone.utc):
+        fail(f"--until: {jsonable(end)} is in the past", 2)
+    with warehouse(dsn) as wh:
+        try:
+            s = suppress(wh, rule, where, end, reason.strip(), by)
+        except QueryError as exc:  # the condition names no column of the rule, or is no SQL
+            fail(f"--where: {exc}", 2)
+    print(s.id)
+    err.print(f"suppressed {rule.id} where {where} until {jsonable(end)} (id {s.id})")
+
+
+@detect_app.command("suppressions")
+def detect_suppressions(
+    everything: Annotated[bool, typer.Option("--all", help="also expired and removed ones")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    dsn: Dsn = DEFAULT_DSN,
+) -> None:
+    """The suppressions in force (newest first)."""
+    _format(fmt, ("table", "json"))
+    with warehouse(dsn) as wh:
+        found = suppressions(wh, everything)
+    if fmt == "json":
+        print(json.dumps([jsonable(vars(s)) for s in found], indent=2))
+        return
+    table = Table("id", "rule", "where", "until", "reason", "by", *(["removed"] if everything else []))
+    for s in found:
+        table.add_row(s.id, s.rule, s.condition, jsonable(s.until), s.reason, s.createdBy,
+                      *([str(s.removed).lower()] if everything else []))
+    Console().print(table)
+    err.print(f"{len(found)} suppression(s)")
+
+
+@detect_app.command("unsuppress")
+def detect_unsuppress(suppression_id: Annotated[str, typer.Argument(help="id from `loader detect suppressions`")],
+                      dsn: Dsn = DEFAULT_DSN) -> None:
+    """Remove a suppression: the rule's findings are alerted again from the next pass."""
+    with warehouse(dsn) as wh:
+        s = unsuppress(wh, suppression_id)
+    if s is None:
+        fail(f"no suppression {suppression_id!r} in force (see loader detect suppressions)", 2)
+    err.print(f"removed suppression {s.id} of {s.rule}")
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(hunt_app, name="hunt")
     app.add_typer(sigma_app, name="sigma")
-    app.command("detect", epilog=EXIT_CODES)(detect)
+    app.add_typer(detect_app, name="detect")

@@ -9,6 +9,7 @@ import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
 import typer
@@ -83,6 +84,11 @@ Include = Annotated[Optional[list[str]], typer.Option(
 Exclude = Annotated[Optional[list[str]], typer.Option(
     "--exclude", envvar="LOADER_EXCLUDE", metavar="GLOB",
     help="in directories and S3 prefixes, skip files matching GLOB (as --include; wins over it)")]
+
+
+RulePacks = Annotated[Optional[list[Path]], typer.Option(
+    "--rules", envvar="LOADER_RULES", metavar="DIR",
+    help="also the rules in this folder, in the catalog's format (repeatable; env space-separated)")]
 
 
 def pairs(option: str, items: list[str] | None) -> dict[str, str]:

@@ -19,7 +19,7 @@ from ..rules import SEVERITIES
 from ..serve import Detection, Loading, ServeError, serve
 from ..warehouse import DEFAULT_DSN, Warehouse, WarehouseError
 from .hunt import Params, _check_params, _rules, _select
-from .options import Dsn, SummaryFormat, duration, err, fail, ingest_options, pairs
+from .options import Dsn, RulePacks, SummaryFormat, duration, err, fail, ingest_options, pairs
 from .sqs import setup_logging
 
 
@@ -74,6 +74,7 @@ def serve_command(
     disable: Annotated[Optional[list[str]], typer.Option("--disable", envvar="LOADER_DETECT_DISABLE", help="skip these rule ids")] = None,
     overlap: Annotated[str, typer.Option(help="detection re-reads this much before each checkpoint, for late events")] = "5m",
     param: Params = None,
+    packs: RulePacks = None,
     log_format: Annotated[str, typer.Option("--log-format", envvar="LOADER_LOG_FORMAT", help="text or json")] = "text",
     fmt: SummaryFormat = "text",
 ) -> None:
@@ -103,7 +104,7 @@ def serve_command(
         fail("--detect-every: at least 1s, not 0s", 2)
     detection = None
     if every:
-        chosen = _select(_rules(), min_severity=min_severity, disabled=disable)
+        chosen = _select(_rules(packs), min_severity=min_severity, disabled=disable)
         detection = Detection(chosen, every, webhook, duration("--overlap", overlap) or Detection.overlap,
                               params=pairs("--param", param))
     loading = None

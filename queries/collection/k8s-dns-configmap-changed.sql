@@ -11,6 +11,11 @@
 -- window: 1h
 -- false_positives: Cluster upgrades and managed add-on updates (EKS/GKE/AKS add-on managers), and
 --   admins adding stub domains; add the add-on manager to exclude_users.
+-- references: https://attack.mitre.org/techniques/T1557/, https://kubernetes.io/docs/tasks/administer-cluster/dns-custom-nameservers/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/impact_kubernetes_coredns_or_kube_dns_configuration_modified.toml
+-- note: When the body is logged, diff the Corefile for new rewrite, forward, hosts or stub-domain entries and
+--   resolve where they point: an address outside your own networks is the red flag. Check the actor's other
+--   requests around the time with `loader sql` and whether an add-on upgrade or change ticket explains the
+--   change; add the add-on manager to exclude_users.
 -- param names: Array(String) = ['coredns', 'coredns-custom', 'kube-dns', 'node-local-dns']
 -- param exclude_users: Array(String) = []
 -- enabled: true

@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Engineers pulling logs or dumps from pods; backup scripts built on kubectl cp.
+-- references: https://attack.mitre.org/techniques/T1005/, https://attack.mitre.org/techniques/T1105/, https://kubernetes.io/docs/reference/kubectl/generated/kubectl_cp/
+-- note: The detail shows the direction: for 'tar cf' (out of the pod) check what the path holds (secrets,
+--   dumps, the service account token) and where the user's source IP is; for 'tar xmf' (into the pod) look
+--   for a later exec that runs the copied file. Pull the user's other exec and port-forward requests in the
+--   same hour with `loader sql`.
 -- enabled: true
 WITH
     k8sExecArgv(requestURI) AS argv,

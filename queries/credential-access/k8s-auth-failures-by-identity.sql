@@ -10,6 +10,11 @@
 -- window: 1h
 -- false_positives: Misconfigured workloads retrying a forbidden call in a loop (the detail column
 --   shows one repeated operation then); controllers during an RBAC rollout.
+-- references: https://attack.mitre.org/techniques/T1110/, https://attack.mitre.org/techniques/T1613/, https://kubernetes.io/docs/reference/access-authn-authz/authorization/
+-- note: Look at the detail column: one repeated operation points to a broken workload, many different verbs
+--   and resources point to someone probing a token. Check the identity's source IPs and user agent and what
+--   it did successfully right after the burst (`loader sql` on actor['username'] around eventTime); raise
+--   threshold or bucket_minutes for noisy clusters.
 -- param threshold: UInt32 = 10
 -- param bucket_minutes: UInt32 = 10
 -- enabled: true

@@ -11,6 +11,11 @@
 -- window: 1h
 -- false_positives: A NAT gateway or load balancer in front of many clients (all share one address);
 --   a misconfigured client with an expired token retrying.
+-- references: https://attack.mitre.org/techniques/T1110/, https://attack.mitre.org/techniques/T1595/, https://kubernetes.io/docs/reference/access-authn-authz/authentication/
+-- note: Check whether the source IP is internal, a known NAT or load balancer, or an internet address, and
+--   which identities it presented (anonymous, tokens, certificates). A successful request from the same IP
+--   after the burst is the key follow-up: query it with `loader sql` on srcIP. Raise threshold for addresses
+--   that front many clients.
 -- param threshold: UInt32 = 20
 -- param bucket_minutes: UInt32 = 10
 -- enabled: true

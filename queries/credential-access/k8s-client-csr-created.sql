@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Onboarding scripts that issue user certificates; kubelet serving-certificate requests come from nodes and are left out.
+-- references: https://attack.mitre.org/techniques/T1649/, https://kubernetes.io/docs/reference/access-authn-authz/certificate-signing-requests/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/persistence_kubernetes_client_certificate_signing_request_created_or_approved.toml
+-- note: Check the requested subject when the body is logged (CN is the user, O the groups) and whether the
+--   CSR was approved and by whom; a request naming system:masters or an admin user is critical. Then look for
+--   the certificate in use: requests by that username from a new source IP.
 -- enabled: true
 WITH JSONExtractString(rawLog, 'requestObject', 'spec', 'signerName') AS signer
 SELECT

@@ -8,6 +8,11 @@
 -- level: Request
 -- window: 1h
 -- false_positives: Config templates with placeholder passwords; values referencing env vars (${PASSWORD}) are skipped.
+-- references: https://attack.mitre.org/techniques/T1552/001/, https://kubernetes.io/docs/concepts/configuration/configmap/, https://kubernetes.io/docs/concepts/security/secrets-good-practices/
+-- note: Open the value in rawLog and decide with the ConfigMap's owner whether it is a live credential; if
+--   so, rotate it and move it into a Secret. List who read that ConfigMap afterwards (get/list-configmaps in
+--   its namespace) with `loader sql` to size the exposure; narrow the pattern parameter for recurring
+--   placeholders.
 -- param pattern: String = (?i)\b(AKIA|ASIA)[0-9A-Z]{16}\b|aws_secret_access_key|-----BEGIN [A-Z ]*PRIVATE KEY-----|(^|[\s"'_.-])(password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)["']?\s*[:=]\s*["']?[^\s"'$<{][^\s"']{3,}|://[^/\s:@]+:[^/\s@$]{3,}@
 -- enabled: true
 WITH

@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Admins approving kubelet serving certificates or user onboarding CSRs by hand.
+-- references: https://attack.mitre.org/techniques/T1649/, https://kubernetes.io/docs/reference/access-authn-authz/certificate-signing-requests/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/persistence_kubernetes_client_certificate_signing_request_created_or_approved.toml
+-- note: Find the matching create-certificatesigningrequests event: who requested it, for which signerName and
+--   subject; an identity approving its own request, or a client certificate for system:masters, is a strong
+--   signal. Kubernetes cannot revoke an issued certificate, so a malicious one means removing the named
+--   user's and groups' bindings or rotating the CA.
 -- enabled: true
 SELECT
     eventTime,

@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Rare: debugging IMDS connectivity (IRSA / Workload Identity issues).
+-- references: https://attack.mitre.org/techniques/T1552/005/, https://kubernetes.io/docs/tasks/administer-cluster/securing-a-cluster/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/credential_access_kubernetes_pod_exec_cloud_instance_metadata.toml
+-- note: Check the requested path in detail: IAM credential or token paths (iam/security-credentials,
+--   service-accounts/.../token, identity/oauth2) mean the node's or workload's cloud role was likely taken.
+--   Review the cloud provider's audit log (CloudTrail, Cloud Audit Logs, Azure Activity Log) for that role
+--   used from outside the cluster, and block pod access to the metadata endpoint.
 -- param endpoints: String = (?i)169\.254\.169\.254|metadata\.google\.internal|169\.254\.170\.2|fd00:ec2::254|100\.100\.100\.200|/latest/meta-data|/computeMetadata/v1|/metadata/identity/oauth2
 -- enabled: true
 WITH

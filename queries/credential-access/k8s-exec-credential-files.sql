@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Debugging token mounts; scripts that print the namespace file under the service account path (match on "namespace" only is excluded).
+-- references: https://attack.mitre.org/techniques/T1552/001/, https://kubernetes.io/docs/concepts/security/service-accounts/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/credential_access_kubernetes_pod_exec_sensitive_file_access.toml
+-- note: Identify which credential was read (service account token, kubeconfig, cloud credentials, SSH key)
+--   and look for its later use: requests by the pod's service account from a source IP or user agent outside
+--   the pod, found with `loader sql`. If confirmed, rotate that credential and review who may exec into the
+--   namespace.
 -- param paths: String = (?i)/(var/)?run/secrets/(kubernetes\.io|eks\.amazonaws\.com|azure)|\.kube/config|/etc/kubernetes/([a-z-]*\.conf|pki)|/var/lib/kubelet/(pki|kubeconfig)|\.aws/credentials|\.config/gcloud|\.azure/|/etc/shadow|id_(rsa|ecdsa|ed25519)|\.docker/config\.json
 -- enabled: true
 WITH

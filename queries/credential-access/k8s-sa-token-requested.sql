@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Engineers creating short-lived tokens for dashboards or CI; Vault and ArgoCD token issuers.
+-- references: https://attack.mitre.org/techniques/T1528/, https://kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/credential_access_kubernetes_service_account_token_created_via_tokenrequest.toml
+-- note: Check which service account the token was minted for and what it is bound to (a kube-system or
+--   cluster-admin bound account is critical), and the requested expirationSeconds when the body is logged.
+--   Follow the token: requests by that service account from the requester's source IP or with kubectl/curl
+--   user agents shortly after.
 -- enabled: true
 SELECT
     eventTime,

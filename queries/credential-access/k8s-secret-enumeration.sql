@@ -10,6 +10,11 @@
 -- window: 1h
 -- false_positives: Secret-syncing controllers (external-secrets, Vault agents, Argo CD) read many secrets;
 --   their identities belong in excluded_users.
+-- references: https://attack.mitre.org/techniques/T1552/007/, https://kubernetes.io/docs/concepts/configuration/secret/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/credential_access_kubernetes_multiple_secret_retrieval_burst.toml
+-- note: List which secrets were read (service account tokens, registry credentials, TLS keys) and compare the
+--   identity's source IP and user agent with its earlier days. Look for the harvested material in use next,
+--   such as requests by service accounts whose tokens were read; add secret-syncing controllers to
+--   excluded_users.
 -- param threshold: UInt32 = 10
 -- param bucket_minutes: UInt32 = 10
 -- param excluded_users: Array(String) = []

@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Deployments and GitOps sync create secrets all day; tune by identity and namespace, and read with the namespace column.
+-- references: https://attack.mitre.org/techniques/T1552/007/, https://kubernetes.io/docs/concepts/configuration/secret/, https://github.com/SigmaHQ/sigma/blob/master/rules/application/kubernetes/audit/kubernetes_audit_secrets_modified_or_deleted.yml
+-- note: Check the secret's type and namespace: a service-account-token, dockerconfigjson or webhook TLS
+--   secret written by a person is worth a closer look, app config from the deploy pipeline is not. Compare
+--   the actor with the namespace's usual deployers over the previous week with `loader sql`; for deletes,
+--   check whether the owning workload broke afterwards.
 -- enabled: true
 SELECT
     eventTime,

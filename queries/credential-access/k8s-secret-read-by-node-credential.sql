@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Custom node bootstrap tooling that reuses the kubelet credential.
+-- references: https://attack.mitre.org/techniques/T1552/007/, https://kubernetes.io/docs/reference/access-authn-authz/node/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/credential_access_kubernetes_secret_read_by_node_or_pod_service_account.toml
+-- note: Compare the source IP with the node's own address: the same node name from another host means the
+--   kubelet kubeconfig or client certificate was copied. Review what else the node identity did with the
+--   non-kubelet user agent, and reissue the node's credential if confirmed.
 -- enabled: true
 SELECT
     eventTime,

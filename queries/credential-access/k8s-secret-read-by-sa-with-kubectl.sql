@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: CI jobs that run kubectl under a service account; exclude them by name.
+-- references: https://attack.mitre.org/techniques/T1552/007/, https://kubernetes.io/docs/concepts/security/service-accounts/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/credential_access_get_secrets_access.toml
+-- note: Find where the token came from: an exec into a pod running as that service account shortly before, or
+--   a source IP that is not a pod address. Check which secrets were read and whether the account's role needs
+--   them; CI jobs that run kubectl legitimately can be excluded by name.
 -- enabled: true
 SELECT
     eventTime,

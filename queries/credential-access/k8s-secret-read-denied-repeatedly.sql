@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: A freshly deployed workload with missing RBAC retries in a loop; its service account shows up until the Role is fixed.
+-- references: https://attack.mitre.org/techniques/T1552/007/, https://attack.mitre.org/techniques/T1087/004/, https://kubernetes.io/docs/reference/access-authn-authz/rbac/
+-- note: Check whether the identity is a newly deployed workload (a missing Role its owner will recognise) or
+--   an established one suddenly asking for secrets it never read. Look at its user agent and source IP and at
+--   any successful secret read by it after the denials; raise threshold if deploy-time retries are noisy.
 -- param threshold: UInt32 = 5
 -- param bucket_minutes: UInt32 = 10
 -- enabled: true

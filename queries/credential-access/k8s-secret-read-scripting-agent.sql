@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Home-grown automation that calls the API with a raw HTTP client; give it a user agent or exclude its identity.
+-- references: https://attack.mitre.org/techniques/T1552/007/, https://kubernetes.io/docs/concepts/configuration/secret/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/credential_access_kubernetes_secret_access_scripting_http_clients.toml
+-- note: Check whether the identity is known automation using a raw HTTP client (its owner can confirm) or one
+--   that normally reads with a controller's own user agent. Review the source IP and the identity's other
+--   requests in the hour with `loader sql`: scripted reads with a service account token from outside the pod
+--   network point to token theft.
 -- param agents: String = (?i)^(curl|wget|python|aiohttp|go-http-client|okhttp|java/|apache-httpclient|postmanruntime|insomnia|httpie|mozilla/[0-9.]+ \(windows nt[^)]*\) windowspowershell|powershell|node-fetch|axios|undici|ruby|faraday|libwww-perl|rest-client)
 -- enabled: true
 SELECT

@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Secret-syncing operators (external-secrets, sealed-secrets, cert-manager, Argo CD) watch secrets cluster-wide; exclude their service accounts.
+-- references: https://attack.mitre.org/techniques/T1552/007/, https://kubernetes.io/docs/concepts/security/secrets-good-practices/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/credential_access_kubernetes_secrets_list_cluster_and_sensitive_namespaces.toml
+-- note: A list returns every secret's data, so a malicious hit exposes all secrets in scope (the whole
+--   cluster when the namespace is empty). Check the identity's usual behaviour, source IP and user agent, and
+--   whether any exposed token is used afterwards; exclude secret-syncing operators by identity.
 -- enabled: true
 SELECT
     eventTime,

@@ -11,6 +11,11 @@
 -- window: 1h
 -- false_positives: The namespace controller deleting a namespace's events (excluded); tools that
 --   clean up noisy events.
+-- references: https://attack.mitre.org/techniques/T1070/, https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/defense_evasion_events_deleted.toml
+-- note: Look at what the actor did in the minutes before the delete (pods created, execs, secret reads in the
+--   same namespace) with `loader sql`: the audit log still holds what the events described. A
+--   deletecollection by a person or a non-cleanup service account is the strongest signal; add cleanup tools
+--   to exclude_users.
 -- param exclude_users: Array(String) = ['system:serviceaccount:kube-system:namespace-controller']
 -- enabled: true
 SELECT

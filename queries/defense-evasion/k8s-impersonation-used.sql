@@ -10,6 +10,11 @@
 -- level: Metadata
 -- window: 24h
 -- false_positives: Authenticating proxies and admins testing permissions with kubectl --as.
+-- references: https://attack.mitre.org/techniques/T1134/001/, https://kubernetes.io/docs/reference/access-authn-authz/authentication/
+-- note: For each pair, check that the authenticated user is a known proxy or an admin allowed to impersonate,
+--   and that the impersonated identity is one it is expected to act as. Follow the impersonated requests and
+--   their denials with `loader sql` on actor['impersonatedUsername']; impersonation of service accounts or
+--   system: identities deserves a look.
 -- param exclude_users: Array(String) = []
 -- enabled: true
 SELECT firstSeen AS eventTime, * EXCEPT firstSeen

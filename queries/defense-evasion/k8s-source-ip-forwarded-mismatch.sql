@@ -13,6 +13,10 @@
 -- window: 1h
 -- false_positives: Authenticating proxies, API gateways and load balancers that add the header;
 --   list their addresses in trusted_proxies.
+-- references: https://attack.mitre.org/techniques/T1036/, https://attack.mitre.org/techniques/T1090/, https://kubernetes.io/docs/reference/config-api/apiserver-audit.v1/
+-- note: Compare the claimed address with the connection address: a connection from outside your proxies and
+--   networks that claims an internal or allow-listed IP is spoofing. Review the identity's requests from that
+--   connection address with `loader sql`, and list genuine proxies and gateways in trusted_proxies.
 -- param trusted_proxies: Array(String) = []
 -- enabled: true
 SELECT firstSeen AS eventTime, * EXCEPT firstSeen

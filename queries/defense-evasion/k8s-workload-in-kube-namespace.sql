@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Cluster admins installing add-ons (CNI, ingress, metrics-server) into kube-system with their own credentials or a CI identity; allow-list those.
+-- references: https://attack.mitre.org/techniques/T1610/, https://attack.mitre.org/techniques/T1036/005/, https://github.com/SigmaHQ/sigma/blob/master/rules/application/kubernetes/audit/kubernetes_audit_pod_in_system_namespace.yml
+-- note: Check the workload's image, service account and host settings, and whether it comes from an add-on
+--   chart the platform team installed (Helm labels, a GitOps identity). An unfamiliar pod using a privileged
+--   kube-system service account, or one created from a user's workstation IP, should be removed and that
+--   service account's token treated as exposed.
 -- enabled: true
 SELECT
     eventTime,

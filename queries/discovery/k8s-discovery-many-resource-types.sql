@@ -11,6 +11,11 @@
 -- window: 1h
 -- false_positives: Backup tools (Velero), GitOps controllers and monitoring agents start by listing
 --   everything; add them to exclude_users. Control-plane components are excluded by prefix.
+-- references: https://attack.mitre.org/techniques/T1613/, https://attack.mitre.org/techniques/T1087/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/discovery_kubernetes_multi_resource_setup_recon.toml
+-- note: Check the user agent and source IP: kubectl from an admin workstation during an incident differs from
+--   curl or an unknown tool from a pod address. Look at what the identity did right after the sweep (secret
+--   reads, RBAC writes, exec); add backup and GitOps identities to exclude_users, and tune threshold and
+--   bucket_seconds.
 -- param threshold: UInt32 = 10
 -- param bucket_seconds: UInt32 = 60
 -- param exclude_prefixes: Array(String) = ['system:node:', 'system:kube-', 'system:apiserver', 'system:serviceaccount:kube-system:']

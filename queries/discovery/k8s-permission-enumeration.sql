@@ -11,6 +11,11 @@
 -- window: 1h
 -- false_positives: Dashboards and IDE plugins (Lens, k9s, Headlamp) checking what to show; users
 --   troubleshooting their own access.
+-- references: https://attack.mitre.org/techniques/T1069/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/discovery_suspicious_self_subject_review.toml, https://github.com/SigmaHQ/sigma/blob/master/rules/application/kubernetes/audit/kubernetes_audit_rbac_permisions_listing.yml
+-- note: Check the user agent (Lens, k9s and IDE plugins identify themselves; kubectl or curl under a service
+--   account does not) and whether the identity is a service account, since workloads rarely ask what they may
+--   do. If a pod's token asked, look for an exec into that pod or token theft shortly before and for the
+--   permissions being used right after.
 -- param min_access_reviews: UInt32 = 5
 -- param exclude_prefixes: Array(String) = ['system:node:', 'system:kube-', 'system:apiserver', 'system:serviceaccount:kube-system:']
 -- enabled: true

@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Platform teams and GitOps controllers (Argo CD, Flux service accounts) rolling out node agents.
+-- references: https://attack.mitre.org/techniques/T1610/, https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/
+-- note: Check the DaemonSet's image, host mounts and securityContext (a privileged DaemonSet is node access
+--   on every node) and whether it belongs to a known chart or GitOps application. Confirm with the creator or
+--   a change ticket; an unexplained DaemonSet already runs on every node, so remove it quickly.
 -- enabled: true
 SELECT
     eventTime,

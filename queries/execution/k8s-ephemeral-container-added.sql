@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Engineers debugging distroless containers with kubectl debug.
+-- references: https://attack.mitre.org/techniques/T1609/, https://kubernetes.io/docs/concepts/workloads/pods/ephemeral-containers/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/privilege_escalation_kubernetes_ephemeral_container_added_to_pod.toml
+-- note: Check the ephemeral container's image and targetContainerName when the body is logged, and whether
+--   the user normally debugs this workload. Follow the user's attach and exec requests to the same pod; a
+--   tool image added to a production pod that holds sensitive tokens should be confirmed with the user.
 -- enabled: true
 SELECT
     eventTime,

@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Cluster operators debugging CNI or DNS pods; exclude break-glass identities.
+-- references: https://attack.mitre.org/techniques/T1609/, https://kubernetes.io/docs/tasks/debug/debug-application/get-shell-running-container/, https://github.com/SigmaHQ/sigma/blob/master/rules/application/kubernetes/audit/kubernetes_audit_exec_into_container.yml
+-- note: Check the target pod (CNI, kube-proxy, CoreDNS, cloud controllers) and what it carries: host mounts
+--   and service accounts with cluster-wide rights. Review the command in detail and the user's other requests
+--   around the time; an exec by a non-operator or from an unusual source IP should be treated as a takeover
+--   attempt.
 -- enabled: true
 SELECT
     eventTime,

@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Connectivity checks during incidents (curl to a service). Exclude health-check automation by identity.
+-- references: https://attack.mitre.org/techniques/T1609/, https://attack.mitre.org/techniques/T1105/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/execution_kubernetes_pod_exec_curl_wget_https.toml
+-- note: Read the command line in detail: the destination host or URL tells an internal health check from a
+--   download from the internet. Check for a later exec that runs the fetched file and whether the pod's
+--   NetworkPolicy allows that egress; exclude health-check automation by identity.
 -- param tools: String = (?i)(^|[\s/;|&(`])(curl|wget|nc|ncat|netcat|socat|telnet|nmap|masscan|zmap|ssh|scp|sftp|ftp|tftp|aria2c)(\s|$)|https?://
 -- enabled: true
 WITH

@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: None expected in normal operations.
+-- references: https://attack.mitre.org/techniques/T1059/004/, https://attack.mitre.org/techniques/T1609/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/execution_kubernetes_pod_exec_potential_reverse_shell.toml
+-- note: Treat as an incident: take the remote address from the command line, block it, and check network
+--   flows for a connection from the pod. Review the user's and source IP's other requests with `loader sql`
+--   and the credentials reachable from the pod (service account token, mounted secrets).
 -- param patterns: String = (?i)/dev/(tcp|udp)/|\b(nc|ncat|netcat)\b.*\s-[a-z]*[ec]\s|mkfifo|socat\b.*exec:|\b(ba|z)?sh\s+-i\b|(python[0-9.]*|perl|ruby|php)\s+-[a-z]*\s.*socket|(curl|wget)\b[^|]*\|\s*(ba|z)?sh\b
 -- enabled: true
 WITH

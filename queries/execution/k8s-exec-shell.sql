@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Engineers debugging; restrict to production namespaces or exclude on-call identities.
+-- references: https://attack.mitre.org/techniques/T1609/, https://kubernetes.io/docs/tasks/debug/debug-application/get-shell-running-container/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/execution_user_exec_to_pod.toml
+-- note: Check who opened the shell, from which source IP, and whether it matches an incident or change
+--   window; a shell in production by a service account or an unknown user is the case to chase. Follow the
+--   user's other execs, cp and secret reads in the hour; narrow with the shells parameter or by excluding
+--   on-call identities.
 -- param shells: String = ^(.*/)?(sh|bash|zsh|ash|dash|ksh|mksh|csh|tcsh|fish|pwsh|powershell(\.exe)?|cmd(\.exe)?)$
 -- enabled: true
 WITH

@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Monitoring agents that scrape endpoints other than metrics through the proxy (rare); add them to the allowed pattern.
+-- references: https://attack.mitre.org/techniques/T1609/, https://kubernetes.io/docs/reference/access-authn-authz/kubelet-authn-authz/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/privilege_escalation_api_proxy_to_node.toml
+-- note: Read the kubelet path in the request URI: /run and /exec carry the target pod and command, /pods and
+--   /runningpods are reconnaissance. Check which role grants the identity nodes/proxy and whether it is a
+--   monitoring agent; commands run this way leave no pods/exec audit record, so this request is the only
+--   trace.
 -- param allowed: String = ^(metrics(/cadvisor|/probes|/resource)?|healthz|stats/summary)/?$
 -- enabled: true
 WITH replaceRegexpOne(extract(requestURI, '/proxy(/[^?]*)?'), '^/', '') AS path

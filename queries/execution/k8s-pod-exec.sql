@@ -10,6 +10,10 @@
 -- window: 1h
 -- false_positives: Operators debugging workloads, CI smoke tests and operators that exec for backups;
 --   exclude them by user with the excluded_users parameter.
+-- references: https://attack.mitre.org/techniques/T1609/, https://kubernetes.io/docs/tasks/debug/debug-application/get-shell-running-container/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/execution_user_exec_to_pod.toml
+-- note: Read the decoded command in detail and check whether the user usually execs into this namespace and
+--   from this source IP. Look for follow-up activity by the same user (cp, port-forward, secret reads) with
+--   `loader sql`; add operators and CI identities to excluded_users.
 -- param excluded_users: Array(String) = []
 -- enabled: true
 SELECT

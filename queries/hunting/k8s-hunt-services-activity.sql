@@ -12,6 +12,10 @@
 -- level: Metadata
 -- window: 24h
 -- false_positives: It is a hunt: everything is listed by design.
+-- references: https://attack.mitre.org/techniques/T1133/, https://kubernetes.io/docs/concepts/services-networking/service/
+-- note: Sort by count and look at rows with denied > 0, NodePort or LoadBalancer types written by people,
+--   services/proxy use and deletions. Pivot on an interesting identity with `loader sql` over the same
+--   window; set include_system = 1 to see control-plane traffic too.
 -- param include_system: UInt8 = 0
 -- param system_prefixes: Array(String) = ['system:node:', 'system:kube-', 'system:apiserver', 'system:serviceaccount:kube-system:']
 -- enabled: false

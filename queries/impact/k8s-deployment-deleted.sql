@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Routine tear-down of preview environments and GitOps pruning; tune by identity or namespace.
+-- references: https://attack.mitre.org/techniques/T1485/, https://kubernetes.io/docs/concepts/workloads/controllers/deployment/, https://github.com/SigmaHQ/sigma/blob/master/rules/application/kubernetes/audit/kubernetes_audit_deployment_deleted.yml
+-- note: Check whether the deletion matches a release, an environment teardown or a GitOps prune, and whether
+--   the actor usually manages this namespace. An attacker cleaning up shows earlier activity by the same
+--   identity on the deployment (its creation, execs into its pods); a disruptive delete shows the service
+--   failing right after.
 -- enabled: true
 SELECT
     eventTime,

@@ -12,6 +12,11 @@
 -- window: 1h
 -- false_positives: Clusters that publish other endpoints anonymously on purpose; add their paths to
 --   public_paths.
+-- references: https://attack.mitre.org/techniques/T1190/, https://kubernetes.io/docs/reference/access-authn-authz/authentication/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/initial_access_anonymous_request_authorized.toml
+-- note: Find the RoleBinding or ClusterRoleBinding that grants system:anonymous or system:unauthenticated the
+--   permission and when it was written (k8s-rbac-anonymous-subject-bound, or `loader sql` on the binding
+--   writes). Check the source IPs: internet addresses mean the API server is exposed; add endpoints that are
+--   public on purpose to public_paths.
 -- param public_paths: Array(String) = ['/healthz', '/livez', '/readyz', '/version', '/.well-known/openid-configuration', '/openid/v1/jwks']
 -- enabled: true
 SELECT

@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: None: anonymous write access is always a misconfiguration.
+-- references: https://attack.mitre.org/techniques/T1190/, https://attack.mitre.org/techniques/T1610/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/execution_anonymous_create_update_patch_pod_request.toml
+-- note: Treat as an incident: remove the binding that grants anonymous access, list everything
+--   system:anonymous created or exec'd into, and delete those workloads (cryptominers are typical). Check the
+--   source IPs and images, and whether the API server is reachable from the internet.
 -- enabled: true
 SELECT
     eventTime,

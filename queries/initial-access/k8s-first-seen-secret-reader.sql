@@ -11,6 +11,11 @@
 -- window: 1h
 -- false_positives: Client upgrades change the user agent (kubectl/v1.29 -> v1.30); pods rescheduled to new IPs.
 --   Review the user-agent column before the IP.
+-- references: https://attack.mitre.org/techniques/T1552/007/, https://attack.mitre.org/techniques/T1078/, https://kubernetes.io/docs/concepts/configuration/secret/
+-- note: Check the new user agent and source IP: an upgraded client from the usual network is benign, a
+--   service account token used by curl or kubectl from a non-pod address is not. Review what else the
+--   identity did from the new combination with `loader sql`; baseline_days sets how far back the comparison
+--   reaches.
 -- param baseline_days: UInt32 = 7
 -- param exclude_prefixes: Array(String) = ['system:node:', 'system:kube-', 'system:apiserver', 'system:serviceaccount:kube-system:']
 -- enabled: true

@@ -11,6 +11,10 @@
 -- window: 1h
 -- false_positives: CI runners with changing addresses and tool upgrades; scope with exclude_prefixes or review the
 --   user-agent column first.
+-- references: https://attack.mitre.org/techniques/T1078/, https://attack.mitre.org/techniques/T1610/, https://kubernetes.io/docs/reference/access-authn-authz/authentication/
+-- note: Check the user agent and source IP against the identity's known CI runners and admin networks, and
+--   read the workload change it made (image, command, securityContext). A deployer token used from a
+--   workstation or an unknown cloud address to change images should be confirmed with the pipeline's owner.
 -- param baseline_days: UInt32 = 7
 -- param exclude_prefixes: Array(String) = ['system:node:', 'system:kube-', 'system:apiserver', 'system:serviceaccount:kube-system:']
 -- enabled: true

@@ -11,6 +11,11 @@
 -- window: 1h
 -- false_positives: Internal-only ingresses, ACME HTTP-01 solver ingresses (cert-manager creates them
 --   briefly), TLS terminated at an external load balancer.
+-- references: https://attack.mitre.org/techniques/T1133/, https://kubernetes.io/docs/concepts/services-networking/ingress/
+-- note: Check the hosts the Ingress publishes and its backend service: a new plaintext route to an internal
+--   admin UI or to a service nobody owns is the concern. Confirm with the namespace owner whether TLS
+--   terminates elsewhere; cert-manager solver ingresses are short-lived and their creator can go into
+--   exclude_users.
 -- param exclude_users: Array(String) = []
 -- enabled: true
 WITH

@@ -10,6 +10,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Users on new networks (travel, VPN exits, DHCP); raise baseline_days or allow-list ranges.
+-- references: https://attack.mitre.org/techniques/T1078/, https://attack.mitre.org/techniques/T1078/004/, https://kubernetes.io/docs/reference/access-authn-authz/authentication/
+-- note: Check where the IP is (corporate VPN, cloud provider, residential, anonymising service) and whether
+--   the user's requests from it look like their usual work. Several users appearing from the same new IP, or
+--   a new IP followed by secret reads or RBAC changes, point to a stolen kubeconfig; raise baseline_days to
+--   reduce travel noise.
 -- param baseline_days: UInt32 = 7
 -- enabled: true
 WITH recent AS (

@@ -13,6 +13,10 @@
 -- false_positives: Clusters whose nodes talk to the API server over public addresses (some
 --   self-managed or edge clusters), and CI systems outside the cluster using a service-account token;
 --   list their ranges in allowed_ranges.
+-- references: https://attack.mitre.org/techniques/T1078/004/, https://attack.mitre.org/techniques/T1528/, https://kubernetes.io/docs/concepts/security/service-accounts/
+-- note: Look up the public address (cloud range, CI service, unknown host) and list everything the identity
+--   did from it with `loader sql`. For a service account, find the pod whose token it is and how it could
+--   have leaked (exec, logs, secret reads), then rotate it; add known external CI ranges to allowed_ranges.
 -- param allowed_ranges: Array(String) = []
 -- param prefixes: Array(String) = ['system:serviceaccount:', 'system:node:', 'system:kube-', 'system:apiserver']
 -- enabled: true

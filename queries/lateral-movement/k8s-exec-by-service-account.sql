@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: CI runners (Jenkins, GitLab), Argo Workflows and backup operators exec by design; exclude their service accounts.
+-- references: https://attack.mitre.org/techniques/T1609/, https://attack.mitre.org/techniques/T1550/001/, https://kubernetes.io/docs/concepts/security/service-accounts/
+-- note: Check which workload the service account belongs to and whether its job needs exec (CI runners,
+--   backup operators), then read the command and the target pod. An application service account exec'ing into
+--   other pods suggests its token was stolen: look for the exec or secret read that exposed it earlier.
 -- enabled: true
 SELECT
     eventTime,

@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Developers reaching databases and dashboards; exclude known identities.
+-- references: https://attack.mitre.org/techniques/T1572/, https://kubernetes.io/docs/tasks/access-application-cluster/port-forward-access-application-cluster/
+-- note: Check the target pod (databases, admin UIs, kube-system pods) and whether the user works on that
+--   service. Review the user's source IP and other requests around the forward with `loader sql`; a forward
+--   from an unknown host to a database pod warrants checking the database's own access log.
 -- enabled: true
 SELECT
     eventTime,

@@ -12,6 +12,11 @@
 -- window: 1h
 -- false_positives: Bare-metal clusters that publish services on external IPs on purpose; block the
 --   field with an admission policy (DenyServiceExternalIPs) and exclude those namespaces.
+-- references: https://attack.mitre.org/techniques/T1557/, https://kubernetes.io/docs/concepts/services-networking/service/, https://github.com/kubernetes/kubernetes/issues/97076
+-- note: Check which external IPs were set and whether they belong to your own infrastructure: the address of
+--   a public service (a DNS resolver, a cloud API, a SaaS endpoint) means cluster traffic to it is being
+--   intercepted. Look at the pods behind the Service's selector and who created them, and enable the
+--   DenyServiceExternalIPs admission plugin where the field is not needed.
 -- param exclude_namespaces: Array(String) = []
 -- enabled: true
 WITH arrayConcat(JSONExtract(rawLog, 'requestObject', 'spec', 'externalIPs', 'Array(String)'),

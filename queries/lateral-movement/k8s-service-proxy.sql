@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: kubectl proxy users opening the Kubernetes dashboard or Grafana.
+-- references: https://attack.mitre.org/techniques/T1090/, https://attack.mitre.org/techniques/T1572/, https://kubernetes.io/docs/concepts/cluster-administration/proxies/
+-- note: Check the proxied service and path in the request URI (dashboards, database HTTP APIs, metrics
+--   endpoints) and whether the user usually reaches it this way. Repeated proxy requests to an internal admin
+--   endpoint from an unusual source IP or with a service account token deserve a look at that service's own
+--   logs.
 -- enabled: true
 SELECT
     eventTime,

@@ -11,6 +11,11 @@
 -- window: 1h
 -- false_positives: Controllers that rotate their webhook's caBundle (cert-manager cainjector, Istio,
 --   Gatekeeper, Kyverno) update these objects routinely; add them to exclude_users.
+-- references: https://attack.mitre.org/techniques/T1546/, https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/persistence_kubernetes_admission_webhook_created_or_modified.toml
+-- note: Check the webhook's target URL or service and its rules (which resources and operations it
+--   intercepts): an external URL or a service in an unexpected namespace is the red flag. For updates, see
+--   whether only caBundle changed (certificate rotation) or rules, failurePolicy and namespaceSelector were
+--   loosened; add the rotating controller to exclude_users.
 -- param exclude_users: Array(String) = []
 -- enabled: true
 SELECT

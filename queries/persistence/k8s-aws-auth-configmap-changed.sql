@@ -12,6 +12,10 @@
 -- window: 1h
 -- false_positives: eksctl and Terraform adding node groups or admin roles; compare with change
 --   tickets and exclude the pipeline's identity.
+-- references: https://attack.mitre.org/techniques/T1098/, https://docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/persistence_kubernetes_eks_aws_auth_configmap_modified.toml
+-- note: Read the mapRoles/mapUsers change in detail (when the body is logged) and check each new IAM ARN:
+--   which AWS account it belongs to and which groups it maps to (system:masters is full admin). Correlate
+--   with CloudTrail for who assumed that role next, and compare the change with eksctl or Terraform runs.
 -- param exclude_users: Array(String) = []
 -- enabled: true
 SELECT

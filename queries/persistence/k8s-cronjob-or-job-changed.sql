@@ -8,6 +8,11 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Deployments of batch workloads by CI/GitOps identities; Helm hooks create Jobs.
+-- references: https://attack.mitre.org/techniques/T1053/007/, https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/, https://github.com/SigmaHQ/sigma/blob/master/rules/application/kubernetes/audit/kubernetes_audit_cronjob_modification.yml
+-- note: Check the job's image, command, schedule and service account, and whether it belongs to a Helm
+--   release or GitOps application (labels, managed-by annotations). A CronJob created by a person or a pod's
+--   service account that runs a shell, downloader or miner image is persistence: its pods recur until the
+--   CronJob is deleted.
 -- enabled: true
 SELECT
     eventTime,

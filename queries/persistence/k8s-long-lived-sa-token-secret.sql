@@ -8,6 +8,11 @@
 -- level: Request
 -- window: 1h
 -- false_positives: Legacy tooling (older CI plugins, dashboards) that still asks for token secrets.
+-- references: https://attack.mitre.org/techniques/T1528/, https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/, https://kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin/
+-- note: Check which service account the kubernetes.io/service-account.name annotation names and what it is
+--   bound to; a token for a kube-system or admin-bound account is critical. Look for reads of the new secret
+--   and for that service account used from outside the cluster afterwards; deleting the secret invalidates
+--   the token.
 -- enabled: true
 SELECT
     eventTime,

@@ -11,6 +11,11 @@
 -- window: 1h
 -- false_positives: Namespace provisioning by platform teams, CI preview environments, operators;
 --   exclude their identities with exclude_users.
+-- references: https://attack.mitre.org/techniques/T1578/, https://attack.mitre.org/techniques/T1564/, https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/
+-- note: Check the namespace name and creator, then list what was deployed into it in the following hour
+--   (pods, DaemonSets, RoleBindings) with `loader sql`. A namespace created outside the platform team and
+--   filled with privileged or miner-like workloads is the case to chase; add provisioning identities to
+--   exclude_users.
 -- param exclude_users: Array(String) = ['system:apiserver']
 -- enabled: true
 SELECT

@@ -11,6 +11,10 @@
 -- window: 1h
 -- false_positives: Every legitimate access change, GitOps syncs and namespace provisioning; exclude
 --   the automation's identity with exclude_users.
+-- references: https://attack.mitre.org/techniques/T1098/, https://kubernetes.io/docs/reference/access-authn-authz/rbac/, https://github.com/SigmaHQ/sigma/blob/master/rules/application/kubernetes/audit/kubernetes_audit_rolebinding_modification.yml
+-- note: Read which role was bound to which subjects (from the body at Request level) and whether the actor
+--   manages access for that namespace. Bindings to cluster-admin, to service accounts of other namespaces, or
+--   to system:authenticated deserve a closer look; add GitOps and provisioning identities to exclude_users.
 -- param exclude_users: Array(String) = ['system:apiserver', 'system:serviceaccount:kube-system:namespace-controller', 'system:serviceaccount:kube-system:generic-garbage-collector']
 -- enabled: true
 SELECT

@@ -12,6 +12,11 @@
 -- window: 1h
 -- false_positives: Cluster upgrades run by an administrator or a managed-service account (add it to
 --   exclude_users); add-ons that ship their own system: roles.
+-- references: https://attack.mitre.org/techniques/T1098/, https://attack.mitre.org/techniques/T1562/, https://kubernetes.io/docs/reference/access-authn-authz/rbac/
+-- note: Compare the new rules with the defaults: the API server re-adds missing default permissions at
+--   start-up but keeps added ones, and skips objects annotated
+--   rbac.authorization.kubernetes.io/autoupdate=false, so check for that annotation too. Check whether a
+--   cluster upgrade was running and which subjects the role is bound to.
 -- param exclude_users: Array(String) = ['system:apiserver', 'system:kube-controller-manager', 'system:serviceaccount:kube-system:clusterrole-aggregation-controller', 'system:serviceaccount:kube-system:generic-garbage-collector']
 -- enabled: true
 SELECT

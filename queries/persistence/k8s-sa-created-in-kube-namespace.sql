@@ -8,6 +8,10 @@
 -- level: Metadata
 -- window: 1h
 -- false_positives: Add-on installs (Helm charts deployed into kube-system by an admin identity).
+-- references: https://attack.mitre.org/techniques/T1136/, https://kubernetes.io/docs/concepts/security/service-accounts/, https://github.com/SigmaHQ/sigma/blob/master/rules/application/kubernetes/audit/kubernetes_audit_serviceaccount_creation.yml
+-- note: Check whether the account belongs to an add-on install (Helm labels, a known chart) and look for
+--   bindings that name it and pods that use it in the following minutes. A service account bound to
+--   cluster-admin or another powerful ClusterRole right after its creation is a backdoor.
 -- enabled: true
 SELECT
     eventTime,

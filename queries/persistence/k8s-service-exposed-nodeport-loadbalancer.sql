@@ -11,6 +11,10 @@
 -- window: 1h
 -- false_positives: Ingress controllers and intentionally public services; exclude their namespaces
 --   with exclude_namespaces.
+-- references: https://attack.mitre.org/techniques/T1133/, https://kubernetes.io/docs/concepts/services-networking/service/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/persistence_exposed_service_created_with_type_nodeport.toml
+-- note: Check which pods the Service selects and what they run: a new external port in front of an unknown
+--   pod or a shell or proxy image is a backdoor. Confirm with the namespace owner, check
+--   loadBalancerSourceRanges, and add intentionally public namespaces to exclude_namespaces.
 -- param types: Array(String) = ['NodePort', 'LoadBalancer']
 -- param exclude_namespaces: Array(String) = []
 -- enabled: true

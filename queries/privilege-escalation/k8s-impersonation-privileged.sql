@@ -13,6 +13,10 @@
 -- false_positives: Admins who deliberately use --as=system:admin for break-glass; authenticating
 --   proxies (Rancher, Teleport, kube-oidc-proxy) impersonate every user; exclude the proxy with
 --   exclude_users (matched on the authenticated user).
+-- references: https://attack.mitre.org/techniques/T1134/001/, https://kubernetes.io/docs/reference/access-authn-authz/authentication/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/privilege_escalation_kubernetes_api_request_impersonating_privileged_identity.toml
+-- note: Check who the authenticated user is and which role grants it the impersonate verb, then list every
+--   request made under the impersonated identity with `loader sql`. Break-glass use should match an incident;
+--   otherwise remove the impersonate permission and review what the requests changed.
 -- param users: Array(String) = ['system:admin', 'kubernetes-admin', 'admin', 'cluster-admin', 'system:kube-controller-manager', 'system:kube-scheduler', 'system:apiserver']
 -- param groups: Array(String) = ['system:masters', 'system:nodes']
 -- param prefixes: Array(String) = ['system:node:', 'system:serviceaccount:kube-system:']

@@ -8,6 +8,10 @@
 -- level: Request
 -- window: 1h
 -- false_positives: None expected: controller service accounts never run in pods. Managed control planes that run controllers as pods use other account names.
+-- references: https://attack.mitre.org/techniques/T1078/001/, https://kubernetes.io/docs/reference/access-authn-authz/service-accounts-admin/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/privilege_escalation_suspicious_assignment_of_controller_service_account.toml
+-- note: Check who created the pod, from which source IP and with what image and command, then delete it and
+--   treat that controller service account's token as exposed. Requests by the controller service account from
+--   other source IPs or user agents than kube-controller-manager's confirm the token was used.
 -- enabled: true
 WITH
     ['attachdetach-controller', 'certificate-controller', 'clusterrole-aggregation-controller', 'cronjob-controller', 'daemon-set-controller', 'deployment-controller', 'disruption-controller', 'endpoint-controller', 'endpointslice-controller', 'ephemeral-volume-controller', 'expand-controller', 'generic-garbage-collector', 'horizontal-pod-autoscaler', 'job-controller', 'namespace-controller', 'node-controller', 'persistent-volume-binder', 'pod-garbage-collector', 'pv-protection-controller', 'pvc-protection-controller', 'replicaset-controller', 'replication-controller', 'resourcequota-controller', 'root-ca-cert-publisher', 'service-account-controller', 'service-controller', 'statefulset-controller', 'token-cleaner', 'ttl-after-finished-controller', 'ttl-controller', 'bootstrap-signer', 'legacy-service-account-token-cleaner'] AS controllers,

@@ -13,6 +13,10 @@
 -- false_positives: The built-in bindings for discovery (system:discovery, system:basic-user,
 --   system:public-info-viewer, system:service-account-issuer-discovery) are created by
 --   system:apiserver at start-up and are excluded; anything else deserves a look.
+-- references: https://attack.mitre.org/techniques/T1098/, https://attack.mitre.org/techniques/T1078/001/, https://kubernetes.io/docs/reference/access-authn-authz/rbac/
+-- note: Check the bound role's permissions and remove the binding unless it is a documented exception, then
+--   list every request by system:anonymous since the binding was written to see whether it was used. Find out
+--   why the actor was allowed to write bindings.
 -- param subjects: Array(String) = ['system:anonymous', 'system:unauthenticated', 'system:authenticated']
 -- param builtin_roles: Array(String) = ['system:discovery', 'system:basic-user', 'system:public-info-viewer', 'system:service-account-issuer-discovery']
 -- enabled: true

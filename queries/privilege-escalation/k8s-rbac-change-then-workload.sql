@@ -11,6 +11,11 @@
 -- window: 1h
 -- false_positives: Deployment pipelines that apply RBAC and workloads together in one run; exclude
 --   the pipeline's identity with exclude_users.
+-- references: https://attack.mitre.org/techniques/T1098/, https://attack.mitre.org/techniques/T1610/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/privilege_escalation_sensitive_rbac_change_followed_by_workload_modification.toml
+-- note: Read both halves: which permission the RBAC write granted and what the workload change or exec did
+--   with it. An identity granting itself pods/exec or secret access and using it within minutes is the
+--   pattern; add pipelines that apply RBAC and workloads together to exclude_users, and set the gap with
+--   within_seconds.
 -- param within_seconds: UInt32 = 300
 -- param exclude_users: Array(String) = ['system:apiserver', 'system:kube-controller-manager']
 -- enabled: true

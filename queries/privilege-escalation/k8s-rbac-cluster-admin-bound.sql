@@ -12,6 +12,10 @@
 -- window: 1h
 -- false_positives: Cluster bootstrap and break-glass procedures by platform admins; compare `user`
 --   with the people allowed to grant admin and suppress their automation by user.
+-- references: https://attack.mitre.org/techniques/T1098/, https://kubernetes.io/docs/reference/access-authn-authz/rbac/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/persistence_cluster_admin_rolebinding_created.toml
+-- note: Check the subjects that received cluster-admin or admin and whether the actor is allowed to grant
+--   admin; an application service account or an external user is the red flag. List what the new subject did
+--   afterwards with `loader sql` and remove the binding if nobody can explain it.
 -- param roles: Array(String) = ['cluster-admin', 'admin']
 -- param groups: Array(String) = ['system:masters']
 -- enabled: true

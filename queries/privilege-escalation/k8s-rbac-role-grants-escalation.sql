@@ -11,6 +11,10 @@
 -- window: 1h
 -- false_positives: Controllers that legitimately manage RBAC (cluster API, GitOps) and identity proxies that
 --   impersonate; add their identities to exclude_users.
+-- references: https://attack.mitre.org/techniques/T1098/, https://kubernetes.io/docs/concepts/security/rbac-good-practices/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/persistence_sensitive_role_creation_or_modification.toml
+-- note: Check which verbs and resources the role now grants and who is bound to it (an existing binding makes
+--   the change effective at once). Look for the new power in use by those subjects: impersonated requests,
+--   serviceaccounts/token creations, new bindings; add RBAC-managing controllers to exclude_users.
 -- param exclude_users: Array(String) = ['system:apiserver', 'system:serviceaccount:kube-system:clusterrole-aggregation-controller']
 -- param verbs: Array(String) = ['escalate', 'bind', 'impersonate']
 -- param resources: Array(String) = ['serviceaccounts/token', 'certificatesigningrequests/approval']

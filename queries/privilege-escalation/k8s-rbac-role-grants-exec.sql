@@ -10,6 +10,10 @@
 -- window: 1h
 -- false_positives: Debugging roles for on-call engineers; monitoring agents that need nodes/proxy for metrics
 --   (prefer nodes/metrics).
+-- references: https://attack.mitre.org/techniques/T1098/, https://attack.mitre.org/techniques/T1609/, https://kubernetes.io/docs/concepts/security/rbac-good-practices/
+-- note: Check the role's bindings and whether the subjects are on-call engineers or monitoring agents (for
+--   metrics, nodes/metrics is enough instead of nodes/proxy). Look for exec, attach, port-forward or
+--   nodes/proxy requests by the bound subjects after the change.
 -- param exclude_users: Array(String) = ['system:apiserver', 'system:serviceaccount:kube-system:clusterrole-aggregation-controller']
 -- param resources: Array(String) = ['pods/exec', 'pods/attach', 'pods/portforward', 'nodes/proxy', 'pods/*', 'nodes/*']
 -- enabled: true

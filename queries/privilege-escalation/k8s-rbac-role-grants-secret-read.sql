@@ -11,6 +11,10 @@
 -- window: 1h
 -- false_positives: Operators that manage certificates or credentials (cert-manager, external-secrets, ingress
 --   controllers); tune with exclude_users.
+-- references: https://attack.mitre.org/techniques/T1098/, https://attack.mitre.org/techniques/T1552/007/, https://kubernetes.io/docs/concepts/security/rbac-good-practices/
+-- note: Check the role's scope (a ClusterRole bound cluster-wide reads every secret) and who is bound to it,
+--   then look for get/list-secrets by those subjects after the change. Operators that manage credentials are
+--   expected; add them to exclude_users.
 -- param exclude_users: Array(String) = ['system:apiserver', 'system:serviceaccount:kube-system:clusterrole-aggregation-controller']
 -- enabled: true
 WITH

@@ -9,6 +9,10 @@
 -- level: Request
 -- window: 1h
 -- false_positives: Installers of platform software bundling an admin-like role; add their identities to exclude_users.
+-- references: https://attack.mitre.org/techniques/T1098/, https://kubernetes.io/docs/concepts/security/rbac-good-practices/, https://kubernetes.io/docs/reference/access-authn-authz/rbac/
+-- note: Check the role's rules in detail and its bindings: a wildcard role bound to a service account or an
+--   external user is effectively cluster-admin. Confirm the chart or operator that ships it, and add
+--   installers' identities to exclude_users.
 -- param exclude_users: Array(String) = ['system:apiserver', 'system:serviceaccount:kube-system:clusterrole-aggregation-controller']
 -- enabled: true
 WITH

@@ -11,6 +11,10 @@
 -- window: 1h
 -- false_positives: The built-in cluster-admin role reconciled by system:apiserver (excluded); operators managing
 --   their own admin roles.
+-- references: https://attack.mitre.org/techniques/T1098/, https://kubernetes.io/docs/concepts/security/rbac-good-practices/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/privilege_escalation_role_patch_wildcard_verbs_resources_response.toml
+-- note: Compare the role's rules before and after (its earlier create or update events) and list its existing
+--   bindings: the bound subjects gained the wildcard at once. Check the modifier's identity and source IP and
+--   what the bound subjects did after the change.
 -- param exclude_users: Array(String) = ['system:apiserver', 'system:serviceaccount:kube-system:clusterrole-aggregation-controller']
 -- enabled: true
 WITH

@@ -11,6 +11,11 @@
 -- window: 1h
 -- false_positives: Operators and GitOps controllers (Argo CD, Flux, Helm controllers, OLM) that own
 --   RBAC; add their service accounts to exclude_users.
+-- references: https://attack.mitre.org/techniques/T1098/, https://kubernetes.io/docs/reference/access-authn-authz/rbac/, https://github.com/elastic/detection-rules/blob/main/rules/integrations/kubernetes/privilege_escalation_service_account_rbac_write_operation.toml
+-- note: Identify the workload behind the service account and whether it is an RBAC-managing operator (Argo
+--   CD, Flux, OLM); an application service account writing RBAC suggests a stolen token. Read the role or
+--   binding it wrote and compare the source IP and user agent with the pod's; add legitimate operators to
+--   exclude_users.
 -- param exclude_users: Array(String) = ['system:serviceaccount:kube-system:clusterrole-aggregation-controller', 'system:serviceaccount:kube-system:namespace-controller', 'system:serviceaccount:kube-system:generic-garbage-collector']
 -- enabled: true
 SELECT
