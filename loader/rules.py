@@ -243,6 +243,8 @@ def select(rules: list[Rule], ids: list[str] | None = None, min_severity: str | 
            disabled: list[str] | None = None, include_disabled: bool = False) -> list[Rule]:
     """Rules by id (unknown ids are an error), minimum severity, and enabled flags / a disable list."""
     by_id = {r.id: r for r in rules}
+    if unknown := [i for i in disabled or [] if i not in by_id]:  # a typo would run the rule it meant to skip
+        raise RuleError(f"--disable: unknown rule id(s): {', '.join(unknown)} (see loader hunt list)")
     if ids:
         if missing := [i for i in ids if i not in by_id]:
             raise RuleError(f"unknown rule id(s): {', '.join(missing)} (see loader hunt list)")

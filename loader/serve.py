@@ -66,8 +66,9 @@ class ServeError(Exception):
 def serve(wh: Warehouse, host: str, port: int, access: Access, *, loading: Loading | None = None,
           detection: Detection | None = None, stop: threading.Event,
           ready: Callable[[str], None] = lambda url: None) -> dict[str, float]:
-    """Serve until stop is set, then drain; return the counters (loader_sqs_* and loader_serve_* by name). wh is the embedded warehouse, opened by
-    the caller in this process."""
+    """Serve until stop is set, then drain; return the counters (loader_sqs_* and loader_serve_* by name).
+    wh is the embedded warehouse, opened by the caller in this process. Loading that cannot start (no AWS
+    credentials, a queue it cannot read) stops everything: ServeError after the drain."""
     if wh.via:
         raise ServeError(f"{urlparse(wh.dsn).path} is served already, by `loader serve` at {wh.via}")
     wh.ensure_schema()
@@ -81,12 +82,14 @@ def serve(wh: Warehouse, host: str, port: int, access: Access, *, loading: Loadi
     except OSError as exc:  # taken, or privileged
         raise ServeError(f"--listen {host}:{port}: {exc.strerror or exc}") from exc
     bound = server.server_address[1]
-    url = f"http://{'127.0.0.1' if host in ('', '0.0.0.0') else host}:{bound}"
+    local_host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    url = f"http://{f'[{local_host}]' if ':' in local_host else local_host}:{bound}"
     folder = urlparse(wh.dsn).path
     record = Served(pid=os.getpid(), url=url, user=LOCAL_WRITER, password=local).write(folder)
     threads = [threading.Thread(target=server.serve_forever, name="http", daemon=True)]
+    failed: list[Exception] = []
     if loading:
-        threads.append(threading.Thread(target=_load, args=(wh.dsn, loading, stop, sqs_metrics), name="sqs",
+        threads.append(threading.Thread(target=_load, args=(wh.dsn, loading, stop, sqs_metrics, failed), name="sqs",
                                         daemon=True))
     if detection:
         threads.append(threading.Thread(target=_detect, args=(wh.dsn, detection, stop, metrics), name="detect",
@@ -102,6 +105,8 @@ def serve(wh: Warehouse, host: str, port: int, access: Access, *, loading: Loadi
         record.unlink(missing_ok=True)  # new commands open the folder themselves once this process is gone
         server.shutdown()
         server.server_close()  # waits for the requests under way
+    if failed:
+        raise ServeError(f"loading from {loading.queue_url if loading else ''}: {failed[0]}")
     return {**sqs_metrics.values, **metrics.values}
 
 
@@ -111,13 +116,14 @@ def _counted(metrics: Metrics, ok: bool) -> None:
         metrics.add("http_errors")
 
 
-def _load(dsn: str, loading: Loading, stop: threading.Event, metrics: Metrics) -> None:
-    """The sqs-poll loop; a setup error (no credentials, no queue) is logged and ends loading, not serving."""
+def _load(dsn: str, loading: Loading, stop: threading.Event, metrics: Metrics, failed: list[Exception]) -> None:
+    """The sqs-poll loop; if it cannot start (or ends on an error it does not retry) serve stops."""
     try:
         poll(loading.queue_url, dsn, loading.settings, workers=loading.workers, stop=stop, metrics=metrics,
              visibility_timeout=loading.visibility_timeout)
-    except Exception as exc:  # noqa: BLE001 - the HTTP interface and detection go on without loading
-        log.error("loading stopped: %s", exc, extra={"event": "loading_stopped", "error": str(exc)})
+    except Exception as exc:  # a user who asked for loading must not get a server that silently does not load
+        failed.append(exc)
+        stop.set()
 
 
 def _detect(dsn: str, d: Detection, stop: threading.Event, metrics: Metrics) -> None:

@@ -231,3 +231,8 @@ def test_hunt_coverage_maps_every_enabled_rule_to_its_tactic_and_techniques():
     assert list(cover)[0] == "initial-access"  # ATT&CK's order, not the alphabet
     table = run("hunt", "coverage")
     assert table.returncode == 0 and "T1609" in table.stdout and "techniques in" in table.stderr
+
+
+def test_a_disable_typo_is_refused_not_ignored():
+    out = run("detect", "--disable", "k8s-pod-exce")
+    assert out.returncode == 2 and "k8s-pod-exce" in one_line_error(out)

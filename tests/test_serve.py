@@ -217,3 +217,11 @@ def test_sigkill_mid_load_while_queried_loses_and_duplicates_nothing(aws, tmp_pa
     assert code == 0, err[-2000:]
     assert answers, "the HTTP client was never answered while serve loaded"
     assert answers == sorted(answers) and answers[-1] <= total  # never a duplicate, never a row lost once seen
+
+
+def test_loading_that_cannot_start_stops_serve(aws, tmp_path):
+    out = loader("serve", "--dsn", f"chdb://{tmp_path / 'w'}", "--listen", "127.0.0.1:0",
+                 "--queue-url", f"{aws}/123456789012/no-such-queue")
+    assert out.returncode == 1, out.stderr
+    assert "error: loading from" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "w" / SERVE_FILE).exists()

@@ -87,6 +87,7 @@ def serve_command(
         fail("--dsn: serve holds an embedded warehouse folder (chdb:///path); a ClickHouse server has an HTTP "
              "interface of its own", 2)
     host, _, port = listen.rpartition(":")
+    host = host.strip("[]")  # [::1]:8123
     if not _loopback(host) and not password:
         fail(f"--listen {listen} is reachable from other machines: give the reader a --password "
              "(LOADER_SERVE_PASSWORD), or listen on 127.0.0.1", 2)
