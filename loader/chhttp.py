@@ -58,14 +58,13 @@ from urllib.parse import parse_qs, parse_qsl, urlparse, urlsplit
 import lz4.frame as _lz4
 import zstandard as _zstd
 
-from loader.warehouse import Answer, Warehouse, WarehouseError
+from loader.warehouse import SETTING_NAME, Answer, Warehouse, WarehouseError
 
 log = logging.getLogger(__name__)
 
 Route = Callable[[], tuple[bytes, str]]
 
 # -- error codes and the HTTP status ClickHouse answers them with (src/Server/HTTP/exceptionCodeToHTTPStatus.cpp)
-UNKNOWN_SETTING = 115
 SYNTAX_ERROR = 62
 NOT_IMPLEMENTED = 48
 CANNOT_PARSE_INPUT_ASSERTION_FAILED = 27
@@ -122,7 +121,7 @@ class Access:
         if unknown := set(self.writers) - set(self.users):
             raise ValueError(f"writers without a password entry: {', '.join(sorted(unknown))}")
         for name, value in self.limits.items():
-            if not _SETTING_NAME.match(name):
+            if not SETTING_NAME.match(name):
                 raise ValueError(f"reader limit {name!r} is not a setting name")
             try:
                 _number(name, value)
@@ -138,7 +137,6 @@ class Access:
 
 DEFAULT_READER_LIMITS: dict[str, int | float | str] = {"max_execution_time": 300, "max_memory_usage": "8Gi"}
 
-_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NUMBER = re.compile(r"^(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)([KMGTPE]i?)?$", re.IGNORECASE)
 _UNITS = {"": 1, **{p: 1000 ** (i + 1) for i, p in enumerate("kmgtpe")}, **{p + "i": 1024 ** (i + 1) for i, p in enumerate("kmgtpe")}}
 
@@ -508,9 +506,6 @@ class _Handler(BaseHTTPRequestHandler):
                 query_params.setdefault(key[6:], value)  # the first one, as ClickHouse keeps it
             elif key and key not in _TRANSPORT and not key.startswith("http_"):
                 settings[key] = value
-        for key in settings:
-            if not _SETTING_NAME.match(key):
-                raise ChError(UNKNOWN_SETTING, f"Unknown setting '{key}'")
         readonly = not (writer and method == "POST")
         if not writer:
             settings = capped(settings, self.server.access.limits)

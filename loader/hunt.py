@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from .rules import Rule, RuleError
-from .warehouse import QueryError, Warehouse, WarehouseError
+from .warehouse import QueryError, Warehouse, WarehouseError, quote_string
 
 
 class ParamError(ValueError):
@@ -80,10 +80,6 @@ def check_params(wh: Warehouse, rules: list[Rule], overrides: dict[str, str]) ->
                 raise ParamError(f"{name}: {text!r} is not a valid {ch_type} for rule {rule.id}{like}") from None
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return utc(value).isoformat().replace("+00:00", "Z")
@@ -106,7 +102,7 @@ def run_rule(wh: Warehouse, rule: Rule, start: datetime, end: datetime,
     t0 = time.monotonic()
     sql = rule.sql
     if suppressions:
-        cases = ", ".join(f"({condition}), {_quote(sid)}" for sid, condition in suppressions)
+        cases = ", ".join(f"({condition}), {quote_string(sid)}" for sid, condition in suppressions)
         sql = f"SELECT *, multiIf({cases}, '') AS suppressedBy FROM (\n{rule.sql}\n)"
     try:
         rows = wh.query_dicts(sql, parameters(rule, start, end, overrides))

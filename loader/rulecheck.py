@@ -79,11 +79,12 @@ def check(wh: Warehouse, rule: Rule) -> list[str]:
         if bad_rows := [row for row in rows if not isinstance(row["eventTime"], datetime) or not row["eventIDs"]
                         or len(row["eventIDs"]) > 100]:
             problems.append(f"rows want a DateTime eventTime and 1 to 100 eventIDs: {bad_rows[0]}")
-        wanted = {e["auditID"] for e in _events(tp) if _in_window(e)}
+        events = _events(tp)
+        wanted = {e["auditID"] for e in events if _in_window(e)}
         found = {i for row in rows for i in row["eventIDs"]}
         if lost := wanted - found:
             problems.append(f"true positives not found: {len(lost)} of {len(wanted)} ({', '.join(sorted(lost)[:5])})")
-        if stray := found - {e["auditID"] for e in _events(tp)}:
+        if stray := found - {e["auditID"] for e in events}:
             problems.append(f"eventIDs that are not fixture events: {', '.join(sorted(stray)[:5])}")
         far = datetime(1971, 1, 1, tzinfo=timezone.utc)
         if run_rule(wh, rule, far, far + timedelta(days=1)).rows:

@@ -189,7 +189,7 @@ def parse_rule(path: Path, tactic: str = "") -> Rule:
                 level=header["level"], window=header["window"], false_positives=header["false_positives"],
                 sql=sql, path=path, tactic=tactic or path.parent.name, params=params, enabled=enabled == "true",
                 references=_csv(header.get("references", "")), note=header.get("note", ""),
-                threshold=int(header.get("threshold", "1")) if header.get("threshold", "1").isdigit() else 1,
+                threshold=int(header.get("threshold", "1")),  # checked above
                 dedup=header.get("dedup", ""))
 
 

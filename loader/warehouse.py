@@ -143,7 +143,12 @@ class Answer:
     elapsed_ns: int = 0
 
 
-_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # what may follow SET: checked, never quoted
+
+
+def quote_string(text: str) -> str:
+    """A ClickHouse string literal: backslash and quote escaped."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 _FORMAT_CLAUSE = re.compile(rb"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
 _ERROR_CODE = re.compile(r"Code: (\d+)")
 
@@ -316,7 +321,7 @@ class Warehouse:
         import chdb  # only an embedded warehouse needs the engine's own handle
 
         for name in settings or {}:
-            if not _SETTING_NAME.match(name):
+            if not SETTING_NAME.match(name):
                 raise QueryError(f"Code: 115. DB::Exception: Unknown setting '{name}'. (UNKNOWN_SETTING)", 115)
         folder = urlparse(self.dsn)
         handle = chdb.connect(":memory:" if folder.netloc == "memory" else folder.path)
@@ -324,7 +329,7 @@ class Warehouse:
             if database:
                 handle.query(f"USE `{database.replace('`', '``')}`")
             for name, value in (settings or {}).items():
-                handle.query(f"SET {name} = '{str(value).replace(chr(92), chr(92) * 2).replace(chr(39), chr(92) + chr(39))}'")
+                handle.query(f"SET {name} = {quote_string(str(value))}")
             if readonly:
                 handle.query("SET readonly = 1")
             match = _FORMAT_CLAUSE.search(sql[-200:]) if not sql.lstrip()[:6].upper().startswith(b"INSERT") else None

@@ -14,6 +14,7 @@ import pytest
 
 import loader
 from loader.pipeline import Result, Settings, load_stream
+from loader.rulecheck import reset
 from loader.warehouse import Warehouse
 
 # Test data comes from the repository only: the samples the package ships (real corpus, seeds' raw Events)
@@ -45,9 +46,7 @@ def wh(_session_wh: Warehouse):
     serves the session and every table is truncated before each test (TRUNCATE also clears the insert
     deduplication log, so a test can load what an earlier one loaded)."""
     w = _session_wh
-    for (table,) in w.rows("SELECT name FROM system.tables WHERE database = currentDatabase() "
-                           "AND engine LIKE '%MergeTree%' AND name != 'schema_migrations'"):
-        w.command(f"TRUNCATE TABLE `{table}`")
+    reset(w)
     for (name,) in w.rows("SELECT name FROM system.dictionaries WHERE database = currentDatabase()"):
         w.command(f"SYSTEM RELOAD DICTIONARY `{name}`")
     return w
