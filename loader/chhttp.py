@@ -18,6 +18,9 @@ What is served, as ClickHouse serves it (src/Server/HTTPHandler.cpp):
   `Code: N. DB::Exception: ...` line as the body.
 - `/ping` and `GET /` without a query answer `Ok.`; the caller's extra GET routes (e.g. /metrics, no
   credentials asked); anything else is 404.
+- the caller's pages (the console): HTML for a reader, asked with the same credentials (a browser gets a
+  Basic challenge). `GET /` without a query is a page only when the client accepts text/html, so health
+  checks that expect `Ok.` still get it.
 
 Access: Basic auth, X-ClickHouse-User/-Key headers or user/password URL parameters (no credentials: user
 `default`). Readers run read-only (readonly=1, set after every other setting so nothing sent lifts it) under
@@ -63,6 +66,13 @@ from loader.warehouse import SETTING_NAME, Answer, Warehouse, WarehouseError
 log = logging.getLogger(__name__)
 
 Route = Callable[[], tuple[bytes, str]]
+Page = Callable[[Mapping[str, str]], bytes]  # the request's URL parameters -> HTML; ValueError: a bad parameter
+
+# the pages carry no script: a value from an audit log that looks like markup stays text
+PAGE_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                                           "form-action 'self'; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 # -- error codes and the HTTP status ClickHouse answers them with (src/Server/HTTP/exceptionCodeToHTTPStatus.cpp)
 SYNTAX_ERROR = 62
@@ -346,10 +356,12 @@ class ClickHouseHTTPServer(ThreadingHTTPServer):
     block_on_close = True
 
     def __init__(self, address: tuple[str, int], wh: Warehouse, access: Access, routes: Mapping[str, Route],
-                 display_name: str, on_query: Callable[[bool], None] | None = None):
+                 display_name: str, on_query: Callable[[bool], None] | None = None,
+                 pages: Mapping[str, Page] | None = None):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.wh, self.access, self.routes, self.display_name = wh, access, dict(routes), display_name
+        self.pages = dict(pages or {})
         self.on_query = on_query
         self.closing = False
         self._idle: dict[socket.socket, bool] = {}  # each open connection: whether it waits for a request
@@ -385,10 +397,12 @@ class ClickHouseHTTPServer(ThreadingHTTPServer):
 
 def make_server(wh: Warehouse, access: Access, host: str = "127.0.0.1", port: int = 8123,
                 routes: Mapping[str, Route] | None = None, *, display_name: str | None = None,
-                on_query: Callable[[bool], None] | None = None) -> ClickHouseHTTPServer:
+                on_query: Callable[[bool], None] | None = None,
+                pages: Mapping[str, Page] | None = None) -> ClickHouseHTTPServer:
     """A server for ClickHouse's HTTP interface on host:port (port 0: a free one, read server.server_address).
     No thread is started: the caller runs serve_forever(), then shutdown() and server_close() (which drains).
-    `on_query(ok)` is called after each statement answered (ok: without an error), e.g. to count them."""
+    `on_query(ok)` is called after each statement answered (ok: without an error), e.g. to count them.
+    `pages`: path -> Page, HTML for readers (GET)."""
     if not wh.embedded or wh.via:
         raise ValueError("the HTTP interface serves an embedded warehouse held by this process")
     if access.limits:  # a limit that is no setting would fail every reader's query: say so now
@@ -396,7 +410,8 @@ def make_server(wh: Warehouse, access: Access, host: str = "127.0.0.1", port: in
         known = {line for line in wh.execute(f"SELECT name FROM system.settings WHERE name IN ({names})".encode()).body.decode().split("\n") if line}
         if unknown := set(access.limits) - known:
             raise ValueError(f"reader limits name unknown settings: {', '.join(sorted(unknown))}")
-    return ClickHouseHTTPServer((host, port), wh, access, routes or {}, display_name or socket.gethostname(), on_query)
+    return ClickHouseHTTPServer((host, port), wh, access, routes or {}, display_name or socket.gethostname(), on_query,
+                                pages)
 
 
 @dataclass
@@ -472,11 +487,28 @@ class _Handler(BaseHTTPRequestHandler):
         if path in self.server.routes and method != "POST":
             body, ctype = self.server.routes[path]()
             return _Reply(200, body, {"Content-Type": ctype})
+        asks_page = method != "POST" and not self._has_body() and not any(k == "query" for k, _ in pairs)
+        if asks_page and path in self.server.pages and (path != "/" or "text/html" in self.headers.get("Accept", "")):
+            return self._page(path, pairs)
         if path != "/":
             return _Reply(404, NOT_FOUND.format(path=path).encode(), {"Content-Type": "text/plain; charset=UTF-8"})
-        if method != "POST" and not any(k == "query" for k, _ in pairs) and not self._has_body():
+        if asks_page:
             return _Reply(200, b"Ok.\n", {"Content-Type": "text/plain; charset=UTF-8"})
         return self._query(method, pairs)
+
+    def _page(self, path: str, pairs: list[tuple[str, str]]) -> _Reply:
+        """A page for a reader; a browser without (valid) credentials is asked for them."""
+        params = dict(pairs)
+        try:
+            self._authenticate(params)
+        except ChError as exc:
+            return _Reply(401, f"{exc.line}\n".encode(), {"Content-Type": "text/plain; charset=UTF-8",
+                                                            "WWW-Authenticate": 'Basic realm="loader serve", charset="UTF-8"'})
+        try:
+            body = self.server.pages[path]({k: v for k, v in params.items() if k not in ("user", "password")})
+        except ValueError as exc:  # a filter the page cannot read: say which, in one line
+            return _Reply(400, f"{exc}\n".encode(), {"Content-Type": "text/plain; charset=UTF-8"})
+        return _Reply(200, body, dict(PAGE_HEADERS))
 
     # -- a statement --------------------------------------------------------------------------
     def _query(self, method: str, pairs: list[tuple[str, str]]) -> _Reply:

@@ -111,3 +111,18 @@ def run_rule(wh: Warehouse, rule: Rule, start: datetime, end: datetime,
     if rows and (missing := {"eventTime", "eventIDs"} - rows[0].keys()):
         raise RuleError(f"rule {rule.id}: result lacks column(s) {', '.join(sorted(missing))}")
     return Hits(rule, rows, time.monotonic() - t0)
+
+
+# ATT&CK's enterprise tactics in kill-chain order; queries/ folders carry their names
+TACTICS = ("initial-access", "execution", "persistence", "privilege-escalation", "defense-evasion", "credential-access",
+           "discovery", "lateral-movement", "collection", "command-and-control", "exfiltration", "impact")
+
+
+def coverage(rules: list[Rule]) -> dict[str, dict[str, list[str]]]:
+    """tactic -> technique -> ids of the rules that detect it, tactics in ATT&CK order (hunting last)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    order = {t: i for i, t in enumerate(TACTICS)}
+    for rule in sorted(rules, key=lambda r: (order.get(r.tactic, len(TACTICS)), r.tactic)):
+        for technique in rule.mitre:
+            out.setdefault(rule.tactic, {}).setdefault(technique, []).append(rule.id)
+    return {t: dict(sorted(techniques.items())) for t, techniques in out.items()}

@@ -28,6 +28,7 @@ from .chhttp import Access, make_server
 from .detect import DEFAULT_OVERLAP, run_once
 from .metrics import SERVE_METRICS, Metrics
 from .pipeline import Settings
+from .report import console
 from .rules import Rule
 from .sqs import connect, poll
 from .warehouse import Served, Warehouse, WarehouseError
@@ -65,10 +66,11 @@ class ServeError(Exception):
 
 def serve(wh: Warehouse, host: str, port: int, access: Access, *, loading: Loading | None = None,
           detection: Detection | None = None, stop: threading.Event,
-          ready: Callable[[str], None] = lambda url: None) -> dict[str, float]:
+          ready: Callable[[str], None] = lambda url: None, catalog: list[Rule] | None = None) -> dict[str, float]:
     """Serve until stop is set, then drain; return the counters (loader_sqs_* and loader_serve_* by name).
     wh is the embedded warehouse, opened by the caller in this process. Loading that cannot start (no AWS
-    credentials, a queue it cannot read) stops everything: ServeError after the drain."""
+    credentials, a queue it cannot read) stops everything: ServeError after the drain. With a catalog, the
+    console (findings, coverage, ingest health) is served to browsers at / and /identity."""
     if wh.via:
         raise ServeError(f"{urlparse(wh.dsn).path} is served already, by `loader serve` at {wh.via}")
     wh.ensure_schema()
@@ -78,7 +80,8 @@ def serve(wh: Warehouse, host: str, port: int, access: Access, *, loading: Loadi
     routes = {"/metrics": lambda: ((sqs_metrics.exposition() + metrics.exposition()).encode(),
                                    "text/plain; version=0.0.4; charset=utf-8")}
     try:
-        server = make_server(wh, access, host, port, routes, on_query=partial(_counted, metrics))
+        server = make_server(wh, access, host, port, routes, on_query=partial(_counted, metrics),
+                             pages=console.pages(wh.dsn, catalog) if catalog is not None else None)
     except OSError as exc:  # taken, or privileged
         raise ServeError(f"--listen {host}:{port}: {exc.strerror or exc}") from exc
     bound = server.server_address[1]

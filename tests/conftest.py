@@ -62,3 +62,12 @@ def one(wh: Warehouse, sql: str, **params):
     rows = wh.rows(sql, params or None)
     assert len(rows) == 1, rows
     return rows[0]
+
+
+@pytest.fixture(scope="session")
+def report_folder(tmp_path_factory) -> tuple[Path, object]:
+    """An embedded warehouse folder holding the catalog's true-positive events moved to an hour ago and the
+    findings `loader detect` made of them (tests/reportdata.py); (folder, time of the last event)."""
+    from reportdata import build
+    folder = tmp_path_factory.mktemp("report") / "warehouse"
+    return folder, build(folder)

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from ..detect import reset_checkpoints, run_once, suppress, suppressions, unsuppress
-from ..hunt import ParamError, check_params, jsonable, parse_time, run_rule
+from ..hunt import TACTICS, ParamError, check_params, coverage, jsonable, parse_time, run_rule
 from ..rules import SEVERITIES, Rule, RuleError, load_catalog, parse_duration, select
 from ..warehouse import DEFAULT_DSN, QueryError, Warehouse
 from .options import EXIT_CODES, Dsn, RulePacks, duration, err, fail, pairs, warehouse
@@ -102,21 +102,6 @@ def hunt_show(rule_id: Annotated[str, typer.Argument(help="rule id")], packs: Ru
     if rule_id not in rules:
         fail(f"unknown rule id {rule_id!r} (see `loader hunt list`)", 2)
     print(rules[rule_id].path.read_text(), end="")
-
-
-# ATT&CK's enterprise tactics in kill-chain order; queries/ folders carry their names
-TACTICS = ("initial-access", "execution", "persistence", "privilege-escalation", "defense-evasion", "credential-access",
-           "discovery", "lateral-movement", "collection", "command-and-control", "exfiltration", "impact")
-
-
-def coverage(rules: list[Rule]) -> dict[str, dict[str, list[str]]]:
-    """tactic -> technique -> ids of the rules that detect it, tactics in ATT&CK order (hunting last)."""
-    out: dict[str, dict[str, list[str]]] = {}
-    order = {t: i for i, t in enumerate(TACTICS)}
-    for rule in sorted(rules, key=lambda r: (order.get(r.tactic, len(TACTICS)), r.tactic)):
-        for technique in rule.mitre:
-            out.setdefault(rule.tactic, {}).setdefault(technique, []).append(rule.id)
-    return {t: dict(sorted(techniques.items())) for t, techniques in out.items()}
 
 
 @hunt_app.command("coverage")

@@ -104,8 +104,9 @@ def serve_command(
     if every is not None and not every:
         fail("--detect-every: at least 1s, not 0s", 2)
     detection = None
+    catalog = _rules(packs)  # the console shows every rule's coverage, whatever the schedule runs
     if every:
-        chosen = _select(_rules(packs), min_severity=min_severity, disabled=disable)
+        chosen = _select(catalog, min_severity=min_severity, disabled=disable)
         detection = Detection(chosen, every, webhook, duration("--overlap", overlap) or Detection.overlap,
                               params=pairs("--param", param))
     loading = None
@@ -127,10 +128,11 @@ def serve_command(
 
         def ready(url: str) -> None:
             what = ([f"loading from {queue_url}"] if loading else []) + ([f"detecting every {detect_every}"] if every else [])
-            err.print(f"serving {folder} on {url}" + (f" ({'; '.join(what)})" if what else "")
+            err.print(f"serving {folder} on {url} (console: {url}/ in a browser)" + (f"; {'; '.join(what)}" if what else "")
                       + "; other loader commands on this folder go through it; SIGTERM stops", highlight=False)
 
-        counts = serve(wh, host, int(port), access, loading=loading, detection=detection, stop=stop, ready=ready)
+        counts = serve(wh, host, int(port), access, loading=loading, detection=detection, stop=stop, ready=ready,
+                       catalog=catalog)
     except (ServeError, WarehouseError) as exc:
         fail(str(exc))
     finally:

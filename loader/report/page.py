@@ -1,0 +1,72 @@
+"""HTML from a Report: the standalone report file and the console's pages. Jinja2 escapes every value: user
+names, user agents and request paths in audit logs are whatever an attacker sent, and the page must show them,
+never run them (the pages carry no script and a Content-Security-Policy that allows none)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from .. import __version__
+from ..hunt import utc
+from ..rules import SEVERITIES, Rule
+from . import charts
+from .data import Report
+
+_env = Environment(loader=PackageLoader("loader.report", "templates"), autoescape=select_autoescape(default=True),
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def _when(value: datetime | None) -> str:
+    return utc(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def anchor(user: str) -> str:
+    """A stable, safe element id for an identity (names hold ':', '@', spaces...)."""
+    return "id-" + hashlib.sha256(user.encode()).hexdigest()[:12]
+
+
+_env.filters.update(when=_when, size=_size, thousands=lambda n: f"{n:,}", anchor=anchor,
+                    attack=lambda t: "https://attack.mitre.org/techniques/" + t.replace(".", "/") + "/")
+
+
+def _render(template: str, report: Report, catalog: list[Rule], link: Callable[[str], str], **extra: Any) -> str:
+    severity = {r.id: r.severity for r in catalog}
+    return _env.get_template(template).render(
+        r=report, version=__version__, colors=charts.COLORS, severities=SEVERITIES, catalog=catalog, link=link,
+        severity_of=lambda rule: severity.get(rule, "informational"),
+        charts={"over_time": charts.over_time(report.over_time, report.filters.start, report.filters.end,
+                                              report.filters.step),
+                "tactics": charts.bars(report.by_tactic, "tactic")},
+        **extra)
+
+
+def report_file(report: Report, catalog: list[Rule]) -> str:
+    """The standalone report: identities link to their row in the identities table."""
+    return _render("report.html.j2", report, catalog, lambda user: "#" + anchor(user), served=False)
+
+
+def console(report: Report, catalog: list[Rule], since: str) -> str:
+    """The console's front page: the report with the filter form; identities link to their page."""
+    def link(user: str) -> str:
+        return "/identity?" + urlencode({"identity": user, "since": since})
+    return _render("report.html.j2", report, catalog, link, served=True, since=since)
+
+
+def identity_page(report: Report, catalog: list[Rule], events: list[dict[str, Any]], since: str) -> str:
+    def link(user: str) -> str:
+        return "/identity?" + urlencode({"identity": user, "since": since})
+    return _render("identity.html.j2", report, catalog, link, served=True, since=since, events=events,
+                   back="/?" + urlencode({"since": since}))
