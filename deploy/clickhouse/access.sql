@@ -35,6 +35,18 @@ GRANT SELECT ON ingest_ledger TO analyst;
 GRANT SELECT ON kubernetes_audit_logs_local TO analyst;
 GRANT SELECT ON kubernetes_audit_logs_rejects_local TO analyst;
 
+-- dashboard: the team's Grafana (deploy/grafana/), read-only under the analyst limits, on exactly the
+-- tables its panels query. Findings (detections) carry no workspaceID, so they cannot be filtered per
+-- workspace: granting them to analyst would show every tenant the others' findings. The dashboard
+-- therefore reads every workspace, like the detect user, and no row policy applies to it.
+CREATE ROLE IF NOT EXISTS dashboard SETTINGS PROFILE 'analyst_limits';
+GRANT SELECT ON kubernetes_audit_logs TO dashboard;
+GRANT SELECT ON kubernetes_audit_logs_rejects TO dashboard;
+GRANT SELECT ON ingest_ledger TO dashboard;
+GRANT SELECT ON detections TO dashboard;
+GRANT SELECT ON kubernetes_audit_logs_local TO dashboard;
+GRANT SELECT ON kubernetes_audit_logs_rejects_local TO dashboard;
+
 -- Tenants: an analyst user is bound to a workspace by the constant custom setting SQL_workspace
 -- (CREATE USER ... SETTINGS SQL_workspace = 'team-a' CONST). Restrictive policies AND with any other,
 -- so an analyst sees only its workspace's rows; an analyst without the setting gets an error, not rows.

@@ -107,7 +107,9 @@ def demo(
     out.print(f"\nwarehouse: {redact_dsn(dsn)}\nnext: loader sql{dsn_flag} \"SELECT eventName, count() FROM "
               f"kubernetes_audit_logs WHERE workspaceID = '{workspace}' GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"\n"
               f"      loader serve{dsn_flag}   (ClickHouse's HTTP interface on 127.0.0.1:8123 for curl, "
-              "clickhouse-connect, Grafana; detections with --detect-every 5m)")
+              "clickhouse-connect, Grafana; detections with --detect-every 5m)\n"
+              f"      loader detect{dsn_flag} --since 2d && loader report{dsn_flag} --since 2d -o report.html   "
+              "(the findings on a page)")
     err.print(f"demo: {len(result.uploads)} objects, {s.messages_received} messages, {s.events} events, "
               f"{s.rejects} rejects loaded in {seconds:.1f}s; {result.left_in_queue} left in the queue, "
               f"{result.in_dlq} in the DLQ")

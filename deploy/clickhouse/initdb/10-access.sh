@@ -5,6 +5,7 @@
 #   LOADER_PASSWORD, DETECT_PASSWORD   the loader and detect service users
 #   ANALYSTS="alice:team-a bob:team-b" analyst users and their workspaces; ANALYST_PASSWORD for all
 #                                      (per user: ANALYST_PASSWORD_ALICE wins when set)
+#   GRAFANA_CLICKHOUSE_PASSWORD        the grafana user (role dashboard), made only when set
 set -euo pipefail
 : "${LOADER_PASSWORD:?set LOADER_PASSWORD}" "${DETECT_PASSWORD:?set DETECT_PASSWORD}"
 client=(clickhouse client --user "${CLICKHOUSE_USER}" --password "${CLICKHOUSE_PASSWORD}" --database "${CLICKHOUSE_DB}")
@@ -27,6 +28,10 @@ REVOKE INSERT ON ${CLICKHOUSE_DB}.kubernetes_audit_logs_ingest FROM detect;
 REVOKE INSERT ON ${CLICKHOUSE_DB}.ingest_ledger FROM detect;
 REVOKE INSERT ON ${CLICKHOUSE_DB}.ingest_chunks FROM detect;
 SQL
+if [[ -n ${GRAFANA_CLICKHOUSE_PASSWORD:-} ]]; then
+    "${client[@]}" --query "CREATE USER IF NOT EXISTS grafana IDENTIFIED WITH sha256_hash BY '$(hash "$GRAFANA_CLICKHOUSE_PASSWORD")'"
+    "${client[@]}" --query "GRANT dashboard TO grafana"
+fi
 for entry in ${ANALYSTS:-}; do
     name=${entry%%:*} workspace=${entry#*:}
     [[ $name =~ ^[a-z_][a-z0-9_]*$ && $workspace =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "bad ANALYSTS entry: $entry" >&2; exit 1; }
