@@ -10,13 +10,13 @@ import typer
 from rich.markup import escape
 
 from .. import __version__
-from . import demo, hunt, ipdb, load, report, rules, schema, serve, sql, sqs
+from . import demo, hunt, investigate, ipdb, load, report, rules, schema, serve, sql, sqs
 from .options import ENVIRONMENT, EXIT_CODES, err
 
 app = typer.Typer(help="Kubernetes audit logs into ClickHouse: load, hunt, detect.", no_args_is_help=True,
                   epilog=f"{EXIT_CODES}\n\n{ENVIRONMENT}", pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]})
-for module in (load, sql, schema, sqs, serve, hunt, report, rules, ipdb, demo):
+for module in (load, sql, schema, sqs, serve, hunt, report, investigate, rules, ipdb, demo):
     module.register(app)
 
 
