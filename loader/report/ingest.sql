@@ -6,7 +6,7 @@ SELECT
     countIf(status = 'loading') AS loading,
     sumIf(events, status = 'done') AS events,
     sumIf(rejects, status = 'done') AS rejects,
-    sumIf(size, status = 'done') AS bytes,
+    formatReadableSize(sumIf(size, status = 'done')) AS read,
     argMaxIf(source, finishedAt, status = 'done') AS last_source,
     maxIf(finishedAt, status = 'done') AS last_loaded
 FROM ingest_ledger FINAL

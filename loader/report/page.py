@@ -25,20 +25,12 @@ def _when(value: datetime | None) -> str:
     return utc(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
 def anchor(user: str) -> str:
     """A stable, safe element id for an identity (names hold ':', '@', spaces...)."""
     return "id-" + hashlib.sha256(user.encode()).hexdigest()[:12]
 
 
-_env.filters.update(when=_when, size=_size, thousands=lambda n: f"{n:,}", anchor=anchor,
+_env.filters.update(when=_when, thousands=lambda n: f"{n:,}", anchor=anchor,
                     attack=lambda t: "https://attack.mitre.org/techniques/" + t.replace(".", "/") + "/")
 
 
