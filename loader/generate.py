@@ -8,7 +8,8 @@ endpoint, privileged and hostPath pods, a cluster-admin binding, token requests,
 NodePort backdoor, a webhook, deleted events), so hunting queries have something to find.
 
 Events are rendered from JSON templates with str.format, never json.dumps per event, and produced
-in time-ordered blocks, so 10M events stream to a file in bounded memory.
+in time-ordered blocks, so 10M events stream to a file in bounded memory. The `gke` format writes each
+event as the Cloud Logging LogEntry GKE would write for it (gke_entry), which tests use on any Event.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, BinaryIO
 
 import numpy as np
+import orjson
 import zstandard
 
-FORMATS = ("jsonl", "eventlist", "array", "fluentbit", "fluentbit-string", "cloudwatch", "azure")
+FORMATS = ("jsonl", "eventlist", "array", "fluentbit", "fluentbit-string", "cloudwatch", "azure", "gke")
 COMPRESSIONS = ("none", "gzip", "zstd", "bzip2")
 BLOCK = 20_000          # events rendered at a time
 BATCH = 100             # events per EventList / array / CloudWatch / Azure record
@@ -442,9 +444,107 @@ def _azure(lines: Iterable[bytes]) -> Iterator[bytes]:
         yield ('{"records":[' + records + "]}\n").encode()
 
 
+# -- GKE: the Cloud Logging LogEntry (protoPayload: a google.cloud.audit.AuditLog) GKE writes for an event ---------
+GKE_PROJECT = "shop-prod-4821"
+GKE_LOCATION = "europe-west1"
+GKE_CLUSTER = "prod-euw1"
+# the google.rpc.Code GKE logs for a failed request's HTTP status (google/rpc/code.proto); any other is 2, UNKNOWN
+GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 422: 3, 429: 8, 499: 1, 500: 13, 501: 12, 503: 14, 504: 4}
+GRPC_NAMES = {1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED", 5: "NOT_FOUND",
+              6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED", 12: "UNIMPLEMENTED",
+              13: "INTERNAL", 14: "UNAVAILABLE", 16: "UNAUTHENTICATED"}
+
+
+def _gke_group(group: str) -> list[str]:
+    """The group as methodName writes it: reversed, without .k8s.io (rbac.authorization.k8s.io -> authorization.rbac)."""
+    if not group:
+        return ["core"]
+    return list(reversed(group.removesuffix(".k8s.io").split(".")))
+
+
+def _gke_body(body: Any) -> Any:
+    """A body as GKE logs it: "@type" GROUP/VERSION.KIND first (core.k8s.io for the core group), or k8s.io/Patch."""
+    if not isinstance(body, dict):
+        return body
+    version, kind = body.get("apiVersion", ""), body.get("kind", "")
+    if version and kind:
+        at_type = f"core.k8s.io/{version}.{kind}" if "/" not in version else f"{version}.{kind}"
+    else:
+        at_type = "k8s.io/Patch"
+    return {"@type": at_type, **body}
+
+
+def gke_entry(event: dict, project: str = GKE_PROJECT, location: str = GKE_LOCATION,
+              cluster: str = GKE_CLUSTER) -> dict:
+    """The LogEntry GKE writes for an audit Event. What GKE does not log is lost: user groups, uid and extra,
+    impersonation, every sourceIP but the first, the query string, stageTimestamp."""
+    ref = event.get("objectRef") or {}
+    verb = event.get("verb", "")
+    if ref.get("resource"):
+        group, version = ref.get("apiGroup") or "", ref.get("apiVersion") or "v1"
+        sub = ref.get("subresource") or ""
+        scope = ["namespaces", ref["namespace"]] if ref.get("namespace") and ref["resource"] != "namespaces" else []
+        path = [group or "core", version, *scope, ref["resource"], *(x for x in (ref.get("name"), sub) if x)]
+        resource_name = "/".join(path)
+        method = ".".join(["io.k8s", *_gke_group(group), version, ref["resource"], *([sub] if sub else []), verb])
+    else:
+        resource_name = event.get("requestURI", "").split("?")[0].lstrip("/")
+        method = f"io.k8s.{verb}"
+    status = event.get("responseStatus") or {}
+    code = status.get("code") or 0
+    grpc = 0 if code < 400 else GRPC_CODES.get(code, 2)
+    audit_id = event.get("auditID", "")
+    when = event.get("requestReceivedTimestamp") or event.get("stageTimestamp") or event.get("timestamp") or ""
+    ips = event.get("sourceIPs") or []
+    payload: dict[str, Any] = {
+        "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+        "authenticationInfo": {"principalEmail": (event.get("user") or {}).get("username", "")},
+        "authorizationInfo": [{"granted": (event.get("annotations") or {}).get("authorization.k8s.io/decision") == "allow",
+                               "permission": method, "resource": resource_name}],
+        "methodName": method,
+        "requestMetadata": {**({"callerIp": ips[0]} if ips else {}),
+                            "callerSuppliedUserAgent": event.get("userAgent", "")},
+        "resourceName": resource_name,
+        "serviceName": "k8s.io",
+        "status": {"code": grpc, "message": status.get("message") or GRPC_NAMES.get(grpc, "UNKNOWN")} if grpc else {},
+    }
+    if "requestObject" in event:
+        payload["request"] = _gke_body(event["requestObject"])
+    if "responseObject" in event:
+        payload["response"] = _gke_body(event["responseObject"])
+    read = verb in ("get", "list", "watch")
+    operation = {"first": True, "id": audit_id, "producer": "k8s.io"}
+    if event.get("stage") != "ResponseStarted":
+        operation["last"] = True
+    entry: dict[str, Any] = {
+        "insertId": audit_id,
+        "labels": event.get("annotations") or {},
+        "logName": f"projects/{project}/logs/cloudaudit.googleapis.com%2F{'data_access' if read else 'activity'}",
+        "operation": operation,
+        "protoPayload": payload,
+        "receiveTimestamp": when,
+        "resource": {"labels": {"cluster_name": cluster, "location": location, "project_id": project}, "type": "k8s_cluster"},
+        "severity": "INFO" if read else "NOTICE",
+        "timestamp": when,
+    }
+    if when:
+        try:
+            received = datetime.fromisoformat(when.replace("Z", "+00:00")) + timedelta(seconds=4, microseconds=212_000)
+            entry["receiveTimestamp"] = received.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        except ValueError:
+            pass
+    return entry
+
+
+def _gke(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """GKE through a Cloud Storage log sink: one LogEntry per line, as the hourly objects hold them."""
+    for batch in _batches(lines, 1000):
+        yield b"".join(orjson.dumps(gke_entry(orjson.loads(line))) + b"\n" for line in batch)
+
+
 WRITERS: dict[str, Callable[[Iterable[bytes]], Iterator[bytes]]] = {
     "jsonl": _jsonl, "eventlist": _eventlist, "array": _array, "fluentbit": _fluentbit,
-    "fluentbit-string": _fluentbit_string, "cloudwatch": _cloudwatch, "azure": _azure}
+    "fluentbit-string": _fluentbit_string, "cloudwatch": _cloudwatch, "azure": _azure, "gke": _gke}
 
 
 def compress(pieces: Iterable[bytes], compression: str) -> Iterator[bytes]:

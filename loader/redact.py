@@ -7,11 +7,16 @@ through untouched and is parsed once, in ClickHouse.
 
 Any envelope works the same way: the unit is parsed, every audit event found in it (at the top, in
 arrays, or inside a JSON string such as CloudWatch's `message`) is redacted, and the unit is written
-back. A unit that cannot be parsed fails closed: its bodies are cut off before it goes anywhere.
+back. GKE writes an event as a Cloud Logging LogEntry whose AuditLog (`protoPayload`) carries the bodies
+as `request` and `response`; a Pub/Sub message carries that LogEntry in base64 (`data`), which is
+decoded, redacted and encoded again. A unit that cannot be parsed fails closed: its bodies are cut off
+before it goes anywhere.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -21,19 +26,40 @@ import orjson
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _BODIES = ("requestObject", "responseObject")
-# From the first body (or Secret field) on, an unparseable text is dropped.
-_CUT = re.compile(rb'\\*"(?:requestObject|responseObject|data|stringData|items)\\*"\s*:')
+_GKE_BODIES = ("request", "response")
+# From the first body (or Secret field, or base64 Pub/Sub data) on, an unparseable text is dropped.
+_CUT = re.compile(rb'\\*"(?:requestObject|responseObject|request|response|data|stringData|items)\\*"\s*:')
 _CUT_MARK = b'"<redacted: unparseable Secret body>"'
+_GKE_BODY = re.compile(rb'(?:request|response)\\*"')
+_VERSION = re.compile(r"v\d+((alpha|beta)\d+)?")
+
+
+def _base64_forms(word: bytes) -> tuple[bytes, ...]:
+    """What base64 text always holds where the plain text holds word, at each of the 3 alignments: the
+    characters that encode word's bits only."""
+    forms = []
+    for shift in range(3):
+        encoded = base64.b64encode(bytes(shift) + word)
+        forms.append(encoded[-(-8 * shift // 6):8 * (shift + len(word)) // 6])
+    return tuple(forms)
+
+
+_BASE64_NAMES = _base64_forms(b"secrets") + _base64_forms(b"serviceaccounts")
+
+
+def _names_in_base64(text: bytes) -> bool:
+    return any(form in text for form in _BASE64_NAMES)
 
 
 def names_secrets(text: bytes) -> bool:
-    """Whether the bytes name a resource whose bodies hold credentials (Secrets, TokenRequests)."""
-    return b"secrets" in text or b"serviceaccounts" in text
+    """Whether the bytes name a resource whose bodies hold credentials (Secrets, TokenRequests), in plain
+    text or in a Pub/Sub message's base64 data."""
+    return b"secrets" in text or b"serviceaccounts" in text or (b'"data"' in text and _names_in_base64(text))
 
 
 def mentions_secret(text: bytes) -> bool:
     """Whether a unit may hold a Secret body or a token: cheap byte tests, before any parsing."""
-    return names_secrets(text) and b"Object" in text
+    return names_secrets(text) and (b"Object" in text or b'"data"' in text or _GKE_BODY.search(text) is not None)
 
 
 def redact_unit(text: bytes) -> bytes:
@@ -70,10 +96,15 @@ def _dumps(value: Any) -> bytes:
 
 
 def _walk(v: Any) -> tuple[Any, bool]:
-    """Find audit events anywhere in a parsed unit (envelopes, arrays, JSON inside strings)."""
+    """Find audit events anywhere in a parsed unit (envelopes, arrays, JSON inside strings, GKE AuditLogs,
+    Pub/Sub messages)."""
     if isinstance(v, dict):
         if isinstance(v.get("objectRef"), dict):
             return v, _redact_event(v)
+        if v.get("serviceName") == "k8s.io" and isinstance(v.get("resourceName"), str):
+            return v, _redact_gke(v)
+        if isinstance(v.get("data"), str) and ("messageId" in v or "message_id" in v or "attributes" in v):
+            return v, _redact_message(v)
         changed = False
         for k, x in v.items():
             v[k], c = _walk(x)
@@ -115,6 +146,49 @@ def _redact_event(e: dict) -> bool:
                 status["token"], changed = _hidden(status["token"]), True
         return changed
     return False
+
+
+def _gke_resource(payload: dict) -> tuple[str, str]:
+    """(resource, subresource) of a GKE AuditLog, read from resourceName as schema/035_gke.sql reads it:
+    GROUP/VERSION/[namespaces/NS/]RES[/NAME[/SUB]] (a Namespace's own requests read neither as secrets nor
+    as a serviceaccounts token)."""
+    parts = payload["resourceName"].split("/")
+    if len(parts) < 3 or not _VERSION.fullmatch(parts[1]) or not parts[2]:
+        return "", ""
+    rest = parts[2:]
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        rest = rest[2:]
+    return rest[0], rest[2] if len(rest) > 2 else ""
+
+
+def _redact_gke(payload: dict) -> bool:
+    """A GKE AuditLog: its request and response bodies, as an Event's."""
+    resource, subresource = _gke_resource(payload)
+    event = {key: payload[gke] for key, gke in zip(_BODIES, _GKE_BODIES) if gke in payload}
+    event["objectRef"] = {"resource": resource, "subresource": subresource}
+    changed = _redact_event(event)
+    for key, gke in zip(_BODIES, _GKE_BODIES):
+        if key in event:
+            payload[gke] = event[key]
+    return changed
+
+
+def _redact_message(message: dict) -> bool:
+    """A Pub/Sub message: its base64 data (a GKE LogEntry) decoded, redacted, encoded again; data that
+    names secrets but cannot be decoded is dropped."""
+    data = message["data"]
+    if not _names_in_base64(data.encode()):
+        return False
+    try:
+        inner = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        message["data"] = ""
+        return True
+    redacted = redact_unit(inner)
+    if redacted == inner:
+        return False
+    message["data"] = base64.b64encode(redacted).decode()
+    return True
 
 
 def _secret_body(body: Any) -> tuple[Any, bool]:

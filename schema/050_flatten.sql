@@ -35,7 +35,9 @@ SELECT
        concat(_verb, '-', _res, if(_sub != '', concat('-', _sub), '')),
        concat(_verb, '-', splitByChar('?', _e.requestURI)[1])) AS eventName,
     _e.auditID AS eventID,
-    _ip AS srcIP,
+    -- GKE logs literals such as gce-internal-ip as the caller: sourceIPs keeps them, srcIP is an address
+    -- only (gke.md); a native row keeps sourceIPs[1] as it is (only GKE rows carry envelope tags)
+    if(empty(envTags) OR isIPv4String(_ip) OR isIPv6String(_ip), _ip, '') AS srcIP,
     _src.asCountryCode AS srcASCountryCode, _src.asNumber AS srcASNumber, _src.asOrganization AS srcASOrganization,
     _src.city AS srcCity, _src.connectionType AS srcConnectionType, _src.isp AS srcISP,
     _src.latitude AS srcLatitude, _src.longitude AS srcLongitude, _src.userType AS srcUserType,
@@ -52,8 +54,9 @@ SELECT
                              replaceOne(substring(_effUser, 23), ':', '/'), ''),
         'node', if(startsWith(_effUser, 'system:node:'), substring(_effUser, 13), ''),
         'credentialID', _e.user.extra['authentication.kubernetes.io/credential-id'][1])) AS actor,
-    mapFilter((k, v) -> v != '', mapUpdate(
+    mapFilter((k, v) -> v != '', mapUpdate(mapUpdate(
         mapFilter((k, v) -> k NOT IN ('authorization.k8s.io/decision', 'authorization.k8s.io/reason'), _e.annotations),
+        envTags),  -- what the envelope adds (GKE: gke.project_id, gke.location, ...)
         map('objectRef.subresource', _sub,
             'objectRef.apiGroup', _group,
             'objectRef.uid', _e.objectRef.uid,

@@ -34,10 +34,12 @@ def map_args(text: str) -> list[str]:
 
 def map_keys(alias: str) -> list[str]:
     """The keys of the map the flattening builds for the column `alias` (every other argument of map(...))."""
-    # a select item starts on a line indented 4 spaces; its continuation lines are indented deeper
-    m = re.search(r"^    (\S.*(?:\n     +.*)*?)\bAS " + alias + r"\b", FLATTEN, re.M)
-    assert m, f"no `AS {alias}` in 050_flatten.sql"
-    keys = map_args(m.group(1))[0::2]
+    # a select item starts on a line indented 4 spaces; its continuation lines are indented deeper (whole
+    # items first: a lazy pattern up to `AS alias` backtracks for tens of seconds over the view)
+    items = re.findall(r"^    \S.*(?:\n     +.*)*", FLATTEN, re.M)
+    item = next((i for i in items if re.search(rf"\bAS {alias}\b", i)), None)
+    assert item, f"no `AS {alias}` in 050_flatten.sql"
+    keys = map_args(item[:re.search(rf"\bAS {alias}\b", item).start()])[0::2]
     assert keys and all(re.fullmatch(r"'[^']+'", k) for k in keys), keys
     return [k.strip("'") for k in keys]
 
