@@ -19,6 +19,7 @@ from reportdata import HOSTILE_AGENT, HOSTILE_USER, events, loader_cli
 from test_serve import Served
 
 from loader.detect import run_once
+from loader.rulecheck import reset
 from loader.report.data import Filters, gather
 from loader.report.page import report_file
 from loader.rules import load_catalog
@@ -42,8 +43,12 @@ class Elements(HTMLParser):
         return [a for t, a in self.tags if attr in a and (tag is None or t == tag)]
 
 
-@pytest.fixture
-def reported(wh):
+@pytest.fixture(scope="module")
+def reported(_session_wh):
+    """Loaded and detected once for the module's tests, which only read (the `wh` fixture of later tests
+    empties the tables again)."""
+    wh = _session_wh
+    reset(wh)
     at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=30)  # rejects are dated when loaded
     data = "".join(json.dumps(e) + "\n" for e in events(at)).encode() + b'{"not": "an event"}\n'
     load_bytes(wh, data)

@@ -50,15 +50,16 @@ def report_file(report: Report, catalog: list[Rule]) -> str:
     return _render("report.html.j2", report, catalog, lambda user: "#" + anchor(user), served=False)
 
 
+def _identity_link(since: str) -> Callable[[str], str]:
+    return lambda user: "/identity?" + urlencode({"identity": user, "since": since})
+
+
 def console(report: Report, catalog: list[Rule], since: str) -> str:
     """The console's front page: the report with the filter form; identities link to their page."""
-    def link(user: str) -> str:
-        return "/identity?" + urlencode({"identity": user, "since": since})
-    return _render("report.html.j2", report, catalog, link, served=True, since=since)
+    return _render("report.html.j2", report, catalog, _identity_link(since), served=True, since=since)
 
 
 def identity_page(report: Report, catalog: list[Rule], events: list[dict[str, Any]], since: str) -> str:
-    def link(user: str) -> str:
-        return "/identity?" + urlencode({"identity": user, "since": since})
-    return _render("identity.html.j2", report, catalog, link, served=True, since=since, events=events,
-                   back="/?" + urlencode({"since": since}))
+    """An identity's findings and its own requests; back goes to the front page over the same window."""
+    return _render("identity.html.j2", report, catalog, _identity_link(since), served=True, since=since,
+                   events=events, back="/?" + urlencode({"since": since}))
