@@ -24,3 +24,20 @@ WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
   AND (empty({rules:Array(String)}) OR has({rules:Array(String)}, rule))
   AND ({identity:String} = '' OR JSONExtractString(finding, 'user') = {identity:String})
   AND suppressedBy = '';
+
+-- report_events: an audit event as the report and the console show it in their event tables (the sample of a
+-- finding, an identity's requests); the queries filter it by eventTime and eventID or user.
+CREATE OR REPLACE VIEW report_events AS
+SELECT
+    eventID,
+    eventTime,
+    `user.username` AS user,
+    verb,
+    concat(`objectRef.resource`, if(`objectRef.namespace` != '', concat(' ', `objectRef.namespace`, '/'), ' '),
+           `objectRef.name`) AS resource,
+    requestURI,
+    srcIP,
+    userAgent,
+    `annotations.authorization.k8s.io.decision` AS decision,
+    `responseStatus.code` AS code
+FROM kubernetes_audit_logs;

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from ..chhttp import Page
 from ..rules import SEVERITIES, Rule, parse_duration
 from ..warehouse import Warehouse
-from .data import Filters, gather, identity_events
+from .data import Filters, gather, identity_events, listed, summary
 from .page import console, identity_page
 
 DEFAULT_SINCE = "24h"
@@ -39,6 +39,8 @@ def _filters(params: Mapping[str, str], catalog: list[Rule]) -> tuple[Filters, s
 def pages(dsn: str, catalog: list[Rule]) -> dict[str, Page]:
     """`/`: findings, coverage and ingest health; `/identity?identity=NAME`: that identity's findings and
     requests."""
+    by_id = {r.id: r for r in catalog}
+
     def front(params: Mapping[str, str]) -> bytes:
         filters, since = _filters(params, catalog)
         wh = Warehouse(dsn)
@@ -53,9 +55,10 @@ def pages(dsn: str, catalog: list[Rule]) -> dict[str, Page]:
         filters, since = _filters(params, catalog)
         wh = Warehouse(dsn)
         try:
-            report, events = gather(wh, catalog, filters), identity_events(wh, filters)
+            total, found = summary(wh, filters)["findings"], listed(wh, by_id, filters)
+            events = identity_events(wh, filters)
         finally:
             wh.close()
-        return identity_page(report, catalog, events, since).encode()
+        return identity_page(filters, total, found, catalog, events, since).encode()
 
     return {"/": front, "/identity": identity}

@@ -113,30 +113,39 @@ def gather(wh: Warehouse, rules: list[Rule], filters: Filters, now: datetime | N
     matrix = [(tactic, [Technique(t, sum(found.get(r, 0) for r in ids), ids) for t, ids in covered.get(tactic, {}).items()])
               for tactic in TACTICS]
 
-    listed = [Finding(row, catalog.get(row["rule"]))
-              for row in wh.query_dicts(sql("findings"), p(top=filters.listed, per=filters.per_finding))]
-    ids = sorted({i for f in listed for i in f.row["sample"]})
-    if ids:
-        since = min(f.row["eventTime"] for f in listed) - timedelta(days=1)
-        events = {e["eventID"]: e for e in wh.query_dicts(sql("events"), {"since": since, "ids": ids})}
-        for f in listed:
-            f.events = [events[i] for i in f.row["sample"] if i in events]
-
     return Report(
         filters=filters,
         generated=now or datetime.now().astimezone(),
-        summary=wh.query_dicts(sql("summary"), p())[0],
+        summary=summary(wh, filters),
         over_time=wh.query_dicts(sql("over_time"), p(step=filters.step)),
         by_rule=by_rule,
         by_tactic=by_tactic,
         matrix=matrix,
         identities=wh.query_dicts(sql("identities"), p(top=filters.top)),
         addresses=wh.query_dicts(sql("addresses"), p(top=filters.top)),
-        findings=listed,
+        findings=listed(wh, catalog, filters),
         ingest=wh.query_dicts(sql("ingest"), p())[0],
         rejects=wh.query_dicts(sql("rejects"), p(top=filters.top)),
         failed=wh.query_dicts(sql("failed_objects"), p(top=filters.top)),
     )
+
+
+def summary(wh: Warehouse, filters: Filters) -> dict[str, Any]:
+    """The headline numbers: findings by severity, identities, rules that fired, events in the window."""
+    return wh.query_dicts(sql("summary"), filters.params())[0]
+
+
+def listed(wh: Warehouse, catalog: dict[str, Rule], filters: Filters) -> list[Finding]:
+    """The findings listed one by one, most severe first, each with its sampled events."""
+    out = [Finding(row, catalog.get(row["rule"]))
+           for row in wh.query_dicts(sql("findings"), filters.params(top=filters.listed, per=filters.per_finding))]
+    ids = sorted({i for f in out for i in f.row["sample"]})
+    if ids:
+        since = min(f.row["eventTime"] for f in out) - timedelta(days=1)
+        events = {e["eventID"]: e for e in wh.query_dicts(sql("events"), {"since": since, "ids": ids})}
+        for f in out:
+            f.events = [events[i] for i in f.row["sample"] if i in events]
+    return out
 
 
 def identity_events(wh: Warehouse, filters: Filters, limit: int = 500) -> list[dict[str, Any]]:

@@ -14,20 +14,9 @@ WITH
     ),
     requests AS
     (
-        SELECT
-            eventID,
-            eventTime,
-            verb,
-            concat(`objectRef.resource`, if(`objectRef.namespace` != '', concat(' ', `objectRef.namespace`, '/'), ' '),
-                   `objectRef.name`) AS resource,
-            requestURI,
-            srcIP,
-            userAgent,
-            `annotations.authorization.k8s.io.decision` AS decision,
-            `responseStatus.code` AS code
-        FROM kubernetes_audit_logs
-        WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)}
-          AND `user.username` = {identity:String}
+        SELECT * EXCEPT user
+        FROM report_events
+        WHERE eventTime >= {start:DateTime64(6)} AND eventTime < {end:DateTime64(6)} AND user = {identity:String}
         ORDER BY eventTime DESC
         LIMIT 1 BY eventID
         LIMIT {top:UInt32}
